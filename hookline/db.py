@@ -1,0 +1,79 @@
+"""PostgreSQL: a connection pool and the schema migrations.
+
+Migrations are plain SQL files in ``hookline/migrations``, named ``NNNN_description.sql``,
+applied in order, each in its own transaction, and recorded in ``schema_migrations`` so
+that none is applied twice. An advisory lock serialises concurrent migrators.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from hookline.settings import PostgresSettings
+
+_MIGRATION_LOCK_ID = 7_236_115  # arbitrary, stable: pg_advisory_lock key for migrations
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def bundled_migrations_dir() -> Path:
+    return Path(str(resources.files("hookline") / "migrations"))
+
+
+def load_migrations(directory: Path) -> list[Migration]:
+    migrations = []
+    for path in sorted(directory.glob("*.sql")):
+        number, _, name = path.stem.partition("_")
+        migrations.append(Migration(int(number), name, path.read_text()))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"duplicate migration numbers in {directory}")
+    return migrations
+
+
+def apply_migrations(conninfo: str, directory: Path | None = None) -> list[int]:
+    """Apply the migrations not yet recorded; return the versions applied now."""
+    migrations = load_migrations(directory or bundled_migrations_dir())
+    applied_now: list[int] = []
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK_ID,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in migrations:
+                if migration.version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(migration.sql.encode())
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                        (migration.version, migration.name),
+                    )
+                applied_now.append(migration.version)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK_ID,))
+    return applied_now
+
+
+def create_pool(settings: PostgresSettings) -> AsyncConnectionPool:
+    """An unopened pool; open it in the service's startup (``await pool.open()``)."""
+    return AsyncConnectionPool(
+        settings.conninfo(),
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        open=False,
+    )

@@ -1,0 +1,94 @@
+"""One pydantic-settings root for every Hookline process.
+
+Every value comes from the environment (prefix ``HOOKLINE_``, ``__`` between nested
+names, e.g. ``HOOKLINE_KAFKA__BOOTSTRAP_SERVERS``) or an ``.env`` file. Nothing else in
+Hookline reads ``os.environ``; secrets are ``SecretStr`` and never appear in a ``repr``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    client_id: str = Field("hookline", description="Client id prefix sent to the broker.")
+    topic_prefix: str = Field(
+        "hookline", description="Prefix of every topic name; tests use a unique one each."
+    )
+    default_partitions: int = Field(6, ge=1, description="Partitions of topics we create.")
+    replication_factor: int = Field(1, ge=1, description="Replication of topics we create.")
+    linger_ms: int = Field(2, ge=0, description="Producer batching delay.")
+    delivery_timeout_ms: int = Field(
+        30_000, ge=1000, description="How long the producer keeps retrying one record."
+    )
+
+
+class PostgresSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="PostgreSQL host.")
+    port: int = Field(5433, description="PostgreSQL port (the local cluster uses 5433).")
+    user: str = Field("hookline", description="Role Hookline connects as.")
+    password: SecretStr = Field(SecretStr("hookline"), description="Password of that role.")
+    database: str = Field("hookline", description="Database name.")
+    pool_min_size: int = Field(1, ge=0, description="Connections kept open.")
+    pool_max_size: int = Field(10, ge=1, description="Most connections opened.")
+
+    def conninfo(self) -> str:
+        """A libpq connection string (contains the password: never log it)."""
+        return (
+            f"host={self.host} port={self.port} dbname={self.database} "
+            f"user={self.user} password={self.password.get_secret_value()}"
+        )
+
+
+class IngressSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Interface the ingress listens on.")
+    port: int = Field(8080, description="Port the ingress listens on.")
+    sources_file: Path = Field(
+        Path("config/sources.toml"), description="TOML file declaring webhook sources."
+    )
+    publish_timeout_seconds: float = Field(
+        5.0, gt=0, description="Deadline for Kafka to acknowledge a webhook before 503."
+    )
+    retry_after_seconds: int = Field(5, ge=1, description="Retry-After sent with a 503.")
+    default_max_body_bytes: int = Field(1_048_576, ge=1, description="Default body limit.")
+    workers: int = Field(1, ge=1, description="Worker processes sharing the port.")
+    shutdown_timeout_seconds: float = Field(10.0, gt=0, description="Grace period on SIGTERM.")
+
+
+class ProcessorSettings(BaseModel):
+    app_id: str = Field("hookline-processors", description="faust application id.")
+    web_port: int = Field(6066, description="Port of the worker's metrics/health endpoint.")
+    data_dir: Path = Field(Path(".run/processors"), description="Local table state.")
+    dedupe_horizon_seconds: int = Field(
+        8 * 24 * 3600, ge=3600, description="How long a seen event ID is remembered."
+    )
+    store: str = Field("rocksdb://", description="faust table store URL.")
+
+
+class LogSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Level.")
+    format: Literal["json", "console"] = Field("json", description="Output format.")
+
+
+class Settings(BaseSettings):
+    """The root. Build it once in ``main()`` and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOOKLINE_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)  # type: ignore[arg-type]
+    ingress: IngressSettings = Field(default_factory=IngressSettings)  # type: ignore[arg-type]
+    processors: ProcessorSettings = Field(
+        default_factory=ProcessorSettings  # type: ignore[arg-type]
+    )
+    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Ingress: verified webhooks into Kafka, acknowledged only once durable."""

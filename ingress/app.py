@@ -1,0 +1,176 @@
+"""The ingress HTTP service.
+
+``POST /webhooks/{source}``: find the source, read the body (bounded), verify, publish,
+answer. 200 only after Kafka acknowledged every record; 401 / 404 / 413 / 503 otherwise,
+always as a small JSON body ``{"error": code, "message": text}``. ``/healthz`` (alive),
+``/readyz`` (Kafka reachable), ``/metrics`` (Prometheus).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from hookline.kafka_clients import AsyncProducer, PublishError, producer_config
+from hookline.logs import get_logger
+from hookline.metrics import metrics_handler, new_registry
+from hookline.settings import Settings
+from hookline.topics import Topics
+from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
+from ingress.providers import REGISTRY
+from ingress.providers.base import RawRequest, SignatureError, SourceConfig
+from ingress.publisher import Publisher
+
+SETTINGS = web.AppKey("settings", Settings)
+SOURCES = web.AppKey("sources", dict[str, SourceConfig])
+METRICS = web.AppKey("metrics", IngressMetrics)
+PRODUCER = web.AppKey("producer", AsyncProducer)
+PUBLISHER = web.AppKey("publisher", Publisher)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_READ_CHUNK = 65536
+log = get_logger("hookline.ingress")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def error_response(status: int, code: str, message: str, **extra: str) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status, headers=extra)
+
+
+async def receive_webhook(request: web.Request) -> web.Response:
+    app = request.app
+    metrics = app[METRICS]
+    name = request.match_info["source"]
+    source = app[SOURCES].get(name)
+    if source is None:
+        metrics.requests.labels(UNKNOWN_SOURCE, "404").inc()
+        return error_response(404, "unknown_source", "no webhook source is configured at this path")
+    response = await _handle_source(request, source)
+    metrics.requests.labels(name, str(response.status)).inc()
+    return response
+
+
+async def _handle_source(request: web.Request, source: SourceConfig) -> web.Response:
+    app = request.app
+    settings, metrics = app[SETTINGS].ingress, app[METRICS]
+    request_id = _request_id(request)
+    received_at = datetime.now(UTC)
+    limit = source.max_body_bytes or settings.default_max_body_bytes
+    try:
+        body = await read_body_limited(request, limit)
+    except BodyTooLarge:
+        return error_response(413, "body_too_large", f"body exceeds {limit} bytes")
+    raw = RawRequest(request.method, str(request.url), request.headers, body)
+    provider = REGISTRY[source.provider]
+    try:
+        webhook = provider.verify(raw, source, time.time())
+    except SignatureError as exc:
+        metrics.verification_failures.labels(source.name, exc.reason).inc()
+        log.info("webhook rejected", source=source.name, reason=exc.reason, request_id=request_id)
+        return error_response(401, exc.reason, "signature verification failed")
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(settings.publish_timeout_seconds):
+            await app[PUBLISHER].publish(webhook, request_id, received_at)
+    except (PublishError, TimeoutError) as exc:
+        metrics.publish_failures.labels(source.name).inc()
+        log.warning("publish failed", source=source.name, request_id=request_id, error=str(exc))
+        return error_response(
+            503, "unavailable", "event store unavailable, retry later",
+            **{"Retry-After": str(settings.retry_after_seconds)},
+        )
+    metrics.publish_latency.labels(source.name).observe(time.perf_counter() - started)
+    metrics.events_published.labels(source.name).inc(len(webhook.events))
+    metrics.request_body_bytes.labels(source.name).observe(len(body))
+    event_ids = [e.event_id for e in webhook.events]
+    log.debug("webhook accepted", source=source.name, request_id=request_id, events=len(event_ids))
+    return web.json_response(
+        {"status": "accepted", "source": source.name, "event_ids": event_ids,
+         "request_id": request_id}
+    )
+
+
+async def read_body_limited(request: web.Request, limit: int) -> bytes:
+    """Read at most ``limit`` bytes; raise BodyTooLarge without reading further."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    while chunk := await request.content.read(_READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _request_id(request: web.Request) -> str:
+    given = request.headers.get("X-Request-Id", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    producer = request.app[PRODUCER]
+    if await asyncio.to_thread(producer.broker_reachable, 2.0):
+        return web.json_response({"status": "ready"})
+    return error_response(503, "not_ready", "Kafka is not reachable")
+
+
+@web.middleware
+async def no_tracebacks(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    """Whatever fails answers JSON: a client never sees a traceback or a secret."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status == 405:
+            return error_response(405, "method_not_allowed", "use POST")
+        if exc.status == 404:
+            return error_response(404, "not_found", "no such endpoint")
+        raise
+    except Exception:
+        log.exception("unhandled error", path=request.path)
+        return error_response(500, "internal_error", "internal error")
+
+
+def create_app(
+    settings: Settings,
+    sources: Mapping[str, SourceConfig],
+    registry: CollectorRegistry | None = None,
+) -> web.Application:
+    app = web.Application(middlewares=[no_tracebacks], handler_args={"max_field_size": 16384})
+    registry = registry or new_registry()
+    app[SETTINGS] = settings
+    app[SOURCES] = dict(sources)
+    app[METRICS] = IngressMetrics(registry)
+    app.router.add_post("/webhooks/{source}", receive_webhook)
+    app.router.add_post("/webhooks/{source}/", receive_webhook)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler(registry))
+    app.cleanup_ctx.append(_kafka_producer)
+    return app
+
+
+async def _kafka_producer(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    producer = AsyncProducer(producer_config(settings.kafka, "ingress"))
+    app[PRODUCER] = producer
+    app[PUBLISHER] = Publisher(producer, Topics(settings.kafka.topic_prefix))
+    app[METRICS].watch_producer_queue(producer.queue_length)
+    yield
+    remaining = await asyncio.to_thread(producer.close, settings.ingress.shutdown_timeout_seconds)
+    if remaining:
+        log.error("records left unacknowledged at shutdown", records=remaining)

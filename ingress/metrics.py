@@ -1,0 +1,64 @@
+"""Ingress metrics (see docs/metrics.md for the catalogue)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+UNKNOWN_SOURCE = "_unknown"
+
+
+class IngressMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(
+            "hookline_ingress_requests_total",
+            "Webhook requests answered, by source and HTTP status.",
+            ["source", "status"],
+            registry=registry,
+        )
+        self.verification_failures = Counter(
+            "hookline_ingress_verification_failures_total",
+            "Requests rejected by signature verification, by source and reason.",
+            ["source", "reason"],
+            registry=registry,
+        )
+        self.events_published = Counter(
+            "hookline_ingress_events_published_total",
+            "Events durably accepted by Kafka, by source.",
+            ["source"],
+            registry=registry,
+        )
+        self.publish_failures = Counter(
+            "hookline_ingress_publish_failures_total",
+            "Requests answered 503 because Kafka did not acknowledge in time, by source.",
+            ["source"],
+            registry=registry,
+        )
+        self.publish_latency = Histogram(
+            "hookline_ingress_publish_latency_seconds",
+            "Time from publish to Kafka acknowledgement of every record of a request.",
+            ["source"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.request_body_bytes = Histogram(
+            "hookline_ingress_request_body_bytes",
+            "Size of accepted webhook bodies.",
+            ["source"],
+            buckets=(256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304),
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "hookline_ingress_requests_in_flight",
+            "Webhook requests being handled now.",
+            registry=registry,
+        )
+        self.producer_queue = Gauge(
+            "hookline_ingress_producer_queue_records",
+            "Records waiting in the producer's queue for broker acknowledgement.",
+            registry=registry,
+        )
+
+    def watch_producer_queue(self, queue_length: Callable[[], int]) -> None:
+        self.producer_queue.set_function(queue_length)

@@ -1,0 +1,1 @@
+"""Record schemas for every Hookline topic. Imports nothing else of Hookline's."""

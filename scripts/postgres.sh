@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Local PostgreSQL from Debian's `postgresql` package: a private cluster for Hookline.
+#
+#   scripts/postgres.sh install   apt-get install postgresql when it is missing
+#   scripts/postgres.sh start     install if needed, initdb on first start, start, create role + db
+#   scripts/postgres.sh status    exit 0 when the server accepts connections
+#   scripts/postgres.sh stop      fast shutdown
+#
+# The cluster lives under $HOOKLINE_RUN_DIR/postgres (default .run/postgres), owned by the
+# `postgres` system user, listening on 127.0.0.1:$HOOKLINE_POSTGRES_PORT (default 5433, so
+# that it never collides with a system cluster on 5432). Role, password and database are
+# HOOKLINE_POSTGRES_USER / _PASSWORD / _DB (default hookline/hookline/hookline).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PORT="${HOOKLINE_POSTGRES_PORT:-5433}"
+RUN_DIR="${HOOKLINE_RUN_DIR:-$ROOT/.run}"
+PG_DIR="$RUN_DIR/postgres"
+DATA_DIR="$PG_DIR/data"
+SOCK_DIR="$PG_DIR/socket"
+LOG_FILE="$PG_DIR/postgres.log"
+DB_USER="${HOOKLINE_POSTGRES_USER:-hookline}"
+DB_PASSWORD="${HOOKLINE_POSTGRES_PASSWORD:-hookline}"
+DB_NAME="${HOOKLINE_POSTGRES_DB:-hookline}"
+
+log() { echo "[postgres] $*" >&2; }
+
+bin_dir() {
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
+}
+
+as_postgres() {
+  if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
+}
+
+install() {
+  if bin_dir >/dev/null; then return 0; fi
+  log "installing Debian's postgresql package"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends postgresql >/dev/null
+}
+
+init_cluster() {
+  if [ -f "$DATA_DIR/PG_VERSION" ]; then return 0; fi
+  log "initialising cluster in $DATA_DIR"
+  mkdir -p "$PG_DIR" "$SOCK_DIR"
+  chown -R postgres:postgres "$PG_DIR"
+  as_postgres "$(bin_dir)/initdb" -D "$DATA_DIR" -U postgres --auth-local=trust \
+    --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log"
+}
+
+psql_admin() {
+  as_postgres "$(bin_dir)/psql" -h "$SOCK_DIR" -p "$PORT" -U postgres -v ON_ERROR_STOP=1 -qtA "$@"
+}
+
+ensure_database() {
+  psql_admin -d postgres -c "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') THEN
+        CREATE ROLE \"$DB_USER\" LOGIN CREATEDB PASSWORD '$DB_PASSWORD';
+      END IF;
+      ALTER ROLE \"$DB_USER\" CREATEDB;
+    END \$\$;" >/dev/null
+  if [ -z "$(psql_admin -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'")" ]; then
+    psql_admin -d postgres -c "CREATE DATABASE \"$DB_NAME\" OWNER \"$DB_USER\"" >/dev/null
+  fi
+}
+
+healthy() {
+  local dir
+  dir="$(bin_dir)" || return 1
+  "$dir/pg_isready" -q -h 127.0.0.1 -p "$PORT"
+}
+
+running() {
+  [ -f "$DATA_DIR/postmaster.pid" ] && as_postgres "$(bin_dir)/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1
+}
+
+start() {
+  install
+  for dir in "$ROOT" "$RUN_DIR"; do
+    if ! runuser -u postgres -- test -x "$dir" 2>/dev/null && [ -d "$dir" ]; then
+      log "$dir is not traversable by the postgres user"; return 1
+    fi
+  done
+  init_cluster
+  if running && healthy; then
+    log "already running on 127.0.0.1:$PORT"
+  else
+    mkdir -p "$SOCK_DIR" && chown postgres:postgres "$SOCK_DIR"
+    log "starting on 127.0.0.1:$PORT"
+    as_postgres "$(bin_dir)/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -w -t 60 start \
+      -o "-p $PORT -k $SOCK_DIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" >/dev/null
+  fi
+  ensure_database
+  log "ready (database $DB_NAME, role $DB_USER)"
+}
+
+stop() {
+  if ! running; then log "not running"; return 0; fi
+  log "stopping"
+  as_postgres "$(bin_dir)/pg_ctl" -D "$DATA_DIR" -m fast -w -t 60 stop >/dev/null
+  log "stopped"
+}
+
+status() {
+  if running && healthy; then log "running and ready on 127.0.0.1:$PORT"; return 0; fi
+  log "not ready"; return 1
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 {install|start|stop|status}" >&2; exit 2 ;;
+esac

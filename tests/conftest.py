@@ -1,0 +1,130 @@
+"""Shared fixtures. Every test that touches Kafka gets its own topic prefix, so the suite
+runs in any order; a missing Kafka or PostgreSQL fails the run, it never skips."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer, Message
+from confluent_kafka.admin import AdminClient
+
+from hookline.db import apply_migrations
+from hookline.kafka_clients import consumer_config, ensure_topics
+from hookline.settings import KafkaSettings, PostgresSettings, Settings
+from hookline.topics import Topics
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "reference"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Disruptive tests (they stop or kill the shared broker) run after all others."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def kafka_available(base_settings: Settings) -> KafkaSettings:
+    admin = AdminClient({"bootstrap.servers": base_settings.kafka.bootstrap_servers})
+    try:
+        admin.list_topics(timeout=10)
+    except Exception as exc:  # noqa: BLE001 - any failure means the same thing here
+        pytest.fail(f"Kafka is not reachable ({exc}); run the suite with `make test`")
+    return base_settings.kafka
+
+
+@pytest.fixture(scope="session")
+def postgres_available(base_settings: Settings) -> PostgresSettings:
+    try:
+        psycopg.connect(base_settings.postgres.conninfo(), connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable ({exc}); run the suite with `make test`")
+    return base_settings.postgres
+
+
+@pytest.fixture
+def settings(base_settings: Settings, kafka_available: KafkaSettings) -> Iterator[Settings]:
+    """Settings with a topic prefix of this test's own; its topics are deleted afterwards."""
+    prefix = unique()
+    kafka = kafka_available.model_copy(update={"topic_prefix": prefix, "default_partitions": 3})
+    yield base_settings.model_copy(update={"kafka": kafka})
+    _delete_topics_with_prefix(kafka, prefix)
+
+
+@pytest.fixture
+def topics(settings: Settings) -> Topics:
+    """The core topics, created for this test."""
+    names = Topics(settings.kafka.topic_prefix)
+    ensure_topics(settings.kafka, names.core(settings.kafka.default_partitions))
+    return names
+
+
+def _delete_topics_with_prefix(kafka: KafkaSettings, prefix: str) -> None:
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    try:
+        names = [t for t in admin.list_topics(timeout=5).topics if t.startswith(prefix + ".")]
+        if names:
+            for future in admin.delete_topics(names, operation_timeout=10).values():
+                future.result()
+    except Exception:  # noqa: BLE001, S110 - cleanup is best effort; the broker may be down
+        pass
+
+
+ConsumeFn = Callable[..., list[Message]]
+
+
+@pytest.fixture
+def consume(settings: Settings) -> Iterator[ConsumeFn]:
+    """``consume(topic, count, timeout=20)``: read ``count`` records from the beginning."""
+    consumers: list[Consumer] = []
+
+    def _consume(topic: str, count: int, timeout: float = 20.0) -> list[Message]:
+        consumer = Consumer(consumer_config(settings.kafka, unique("g"), "test"))
+        consumers.append(consumer)
+        consumer.subscribe([topic])
+        return drain(consumer, count, timeout)
+
+    yield _consume
+    for consumer in consumers:
+        consumer.close()
+
+
+def drain(consumer: Consumer, count: int, timeout: float) -> list[Message]:
+    import time
+
+    records: list[Message] = []
+    deadline = time.monotonic() + timeout
+    while len(records) < count and time.monotonic() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is None:
+            continue
+        if msg.error():
+            raise AssertionError(f"consumer error: {msg.error()}")
+        records.append(msg)
+    return records
+
+
+@pytest.fixture
+def fresh_database(postgres_available: PostgresSettings) -> Iterator[PostgresSettings]:
+    """A database of this test's own with the migrations applied; dropped afterwards."""
+    name = unique("db")
+    admin = postgres_available.conninfo()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    settings = postgres_available.model_copy(update={"database": name})
+    apply_migrations(settings.conninfo())
+    yield settings
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
