@@ -14,7 +14,9 @@ from hookline.logs import configure_logging, get_logger
 from hookline.settings import Settings
 from hookline.topics import Topics
 
-app = typer.Typer(help="Hookline: webhooks into Kafka, normalised, delivered.", no_args_is_help=True)
+app = typer.Typer(
+    help="Hookline: webhooks into Kafka, normalised, delivered.", no_args_is_help=True
+)
 
 
 @app.command("setup")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from hookline.settings import KafkaSettings
 from hookline.topics import TopicSpec
@@ -46,7 +46,9 @@ def consumer_config(settings: KafkaSettings, group_id: str, client_suffix: str) 
     }
 
 
-def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec], timeout: float = 30) -> list[str]:
+def ensure_topics(
+    settings: KafkaSettings, specs: Iterable[TopicSpec], timeout: float = 30
+) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Idempotent."""
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
     existing = set(admin.list_topics(timeout=timeout).topics)
@@ -106,7 +108,12 @@ class AsyncProducer:
             self._producer.poll(0.05)
 
     def send(
-        self, topic: str, value: bytes, key: bytes | None = None, headers: Headers = ()
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        headers: Headers = (),
+        timestamp: int | None = None,
     ) -> asyncio.Future[Delivered]:
         """Queue one record; the returned future resolves once the broker acknowledged it.
 
@@ -120,7 +127,12 @@ class AsyncProducer:
 
         try:
             self._producer.produce(
-                topic, value=value, key=key, headers=list(headers), on_delivery=on_delivery
+                topic,
+                value=value,
+                key=key,
+                headers=list(headers),
+                on_delivery=on_delivery,
+                timestamp=timestamp or 0,  # 0: let the client stamp the record
             )
         except BufferError as exc:
             raise PublishError("producer queue is full") from exc
@@ -155,4 +167,4 @@ def _settle(future: asyncio.Future[Delivered], err: KafkaError | None, msg: Mess
     if err is not None:
         future.set_exception(PublishError(err.str()))
     else:
-        future.set_result(Delivered(msg.topic(), msg.partition(), msg.offset()))
+        future.set_result(Delivered(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))

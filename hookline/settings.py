@@ -85,10 +85,8 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)  # type: ignore[arg-type]
-    postgres: PostgresSettings = Field(default_factory=PostgresSettings)  # type: ignore[arg-type]
-    ingress: IngressSettings = Field(default_factory=IngressSettings)  # type: ignore[arg-type]
-    processors: ProcessorSettings = Field(
-        default_factory=ProcessorSettings  # type: ignore[arg-type]
-    )
-    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    ingress: IngressSettings = Field(default_factory=IngressSettings)
+    processors: ProcessorSettings = Field(default_factory=ProcessorSettings)
+    log: LogSettings = Field(default_factory=LogSettings)

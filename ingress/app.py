@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry
 
 from hookline.kafka_clients import AsyncProducer, PublishError, producer_config
@@ -86,7 +87,9 @@ async def _handle_source(request: web.Request, source: SourceConfig) -> web.Resp
         metrics.publish_failures.labels(source.name).inc()
         log.warning("publish failed", source=source.name, request_id=request_id, error=str(exc))
         return error_response(
-            503, "unavailable", "event store unavailable, retry later",
+            503,
+            "unavailable",
+            "event store unavailable, retry later",
             **{"Retry-After": str(settings.retry_after_seconds)},
         )
     metrics.publish_latency.labels(source.name).observe(time.perf_counter() - started)
@@ -95,8 +98,12 @@ async def _handle_source(request: web.Request, source: SourceConfig) -> web.Resp
     event_ids = [e.event_id for e in webhook.events]
     log.debug("webhook accepted", source=source.name, request_id=request_id, events=len(event_ids))
     return web.json_response(
-        {"status": "accepted", "source": source.name, "event_ids": event_ids,
-         "request_id": request_id}
+        {
+            "status": "accepted",
+            "source": source.name,
+            "event_ids": event_ids,
+            "request_id": request_id,
+        }
     )
 
 
@@ -130,7 +137,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def no_tracebacks(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def no_tracebacks(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Whatever fails answers JSON: a client never sees a traceback or a secret."""
     try:
         return await handler(request)

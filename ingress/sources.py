@@ -35,7 +35,9 @@ def load_sources(path: Path, environ: Mapping[str, str]) -> dict[str, SourceConf
     return parse_sources(document, environ)
 
 
-def parse_sources(document: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, SourceConfig]:
+def parse_sources(
+    document: Mapping[str, Any], environ: Mapping[str, str]
+) -> dict[str, SourceConfig]:
     tables = document.get("sources", {})
     if not isinstance(tables, dict):
         raise SourcesConfigError("[sources] must be a table of tables")

@@ -32,7 +32,9 @@ class RawHeaders(BaseModel):
         headers = []
         for name, value in self.model_dump().items():
             text = value.isoformat() if isinstance(value, datetime) else str(value)
-            wire = "content-type" if name == "content_type" else HEADER_PREFIX + name.replace("_", "-")
+            wire = (
+                "content-type" if name == "content_type" else HEADER_PREFIX + name.replace("_", "-")
+            )
             headers.append((wire, text.encode()))
         return headers
 

@@ -40,7 +40,7 @@ def kafka_available(base_settings: Settings) -> KafkaSettings:
     admin = AdminClient({"bootstrap.servers": base_settings.kafka.bootstrap_servers})
     try:
         admin.list_topics(timeout=10)
-    except Exception as exc:  # noqa: BLE001 - any failure means the same thing here
+    except Exception as exc:
         pytest.fail(f"Kafka is not reachable ({exc}); run the suite with `make test`")
     return base_settings.kafka
 
@@ -78,7 +78,7 @@ def _delete_topics_with_prefix(kafka: KafkaSettings, prefix: str) -> None:
         if names:
             for future in admin.delete_topics(names, operation_timeout=10).values():
                 future.result()
-    except Exception:  # noqa: BLE001, S110 - cleanup is best effort; the broker may be down
+    except Exception:  # noqa: S110 - cleanup is best effort; the broker may be down
         pass
 
 

@@ -18,7 +18,8 @@ def test_idempotent_producer_round_trip_keeps_bytes_and_headers(
     topic = f"{settings.kafka.topic_prefix}.roundtrip"
     ensure_topics(settings.kafka, [TopicSpec(topic, 3, 3_600_000)])
     config = producer_config(settings.kafka, "test")
-    assert config["acks"] == "all" and config["enable.idempotence"] is True
+    assert config["acks"] == "all"
+    assert config["enable.idempotence"] is True
     producer = Producer(config)
     value = bytes(range(256)) * 4
     producer.produce(topic, key=b"k-1", value=value, headers=[("h", b"\x00\xff"), ("t", b"x")])

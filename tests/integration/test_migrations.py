@@ -50,7 +50,9 @@ def test_a_new_migration_is_applied_after_the_old_ones(
     assert apply_migrations(empty_database.conninfo(), tmp_path) == [9999]
 
 
-def test_a_failing_migration_leaves_no_trace(empty_database: PostgresSettings, tmp_path: Path) -> None:
+def test_a_failing_migration_leaves_no_trace(
+    empty_database: PostgresSettings, tmp_path: Path
+) -> None:
     (tmp_path / "0001_good.sql").write_text("CREATE TABLE good (id int);")
     (tmp_path / "0002_bad.sql").write_text("CREATE TABLE half (id int); SELECT no_such_function();")
     with pytest.raises(psycopg.errors.UndefinedFunction):

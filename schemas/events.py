@@ -1,0 +1,254 @@
+"""The canonical event: a CloudEvents 1.0 envelope (structured JSON) around an entity snapshot.
+
+This is the contract of the normalised topics ``{prefix}.events.{family}``:
+
+- **key**: ``subject``, i.e. ``{family}:{entity id}``; one entity's events keep their order.
+- **value**: :class:`CloudEvent` as JSON.
+- ``id`` is deterministic (:func:`canonical_event_id`), so a replayed or redelivered raw
+  event yields the same ``id``: consumers dedupe on it.
+- ``data`` is a full snapshot of one entity (:data:`Entity`, discriminated on ``kind``),
+  never a diff. Money is integer minor units plus an ISO 4217 currency; every timestamp is
+  timezone-aware; ``external_ids`` keeps each system's own ID; ``updated_at`` orders changes.
+- Version 1 evolves additively only: new optional fields, new ``kind`` values. A breaking
+  change would be a new ``dataschema`` (``…:v2``) on new topics.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "v1"
+_NAMESPACE = uuid.UUID("5f0c8e3a-2b1d-4c6e-9a7f-3d2e1b0c9a8f")  # fixed forever: ids depend on it
+
+
+def canonical_event_id(source: str, provider_event_id: str, subject: str) -> str:
+    """The CloudEvents ``id``: equal inputs, equal id, in every process and release."""
+    return str(uuid.uuid5(_NAMESPACE, f"{source}\x1f{provider_event_id}\x1f{subject}"))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Money(_Model):
+    amount_minor: int = Field(description="Amount in the currency's minor unit (cents).")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, upper case.")
+
+
+class Address(_Model):
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = Field(None, description="State, province or county.")
+    postal_code: str | None = None
+    country: str | None = Field(None, description="ISO 3166-1 alpha-2 where known.")
+
+
+class _Entity(_Model):
+    id: str = Field(description="Canonical entity ID: '{system}:{that system's id}'.")
+    external_ids: dict[str, str] = Field(
+        default_factory=dict, description="This entity's ID in each system that knows it."
+    )
+    updated_at: AwareDatetime = Field(
+        description="When the entity last changed at its origin; connectors order by it."
+    )
+
+
+class CustomerRef(_Model):
+    id: str | None = Field(None, description="Canonical customer ID, when known.")
+    email: str | None = None
+
+
+class LineItem(_Model):
+    sku: str | None = None
+    name: str | None = None
+    quantity: int
+    unit_price: Money | None = None
+    product_id: str | None = Field(None, description="Canonical product ID, when known.")
+
+
+class Order(_Entity):
+    kind: Literal["order"] = "order"
+    number: str | None = Field(None, description="Human-facing order number or name.")
+    status: Literal[
+        "open",
+        "paid",
+        "partially_paid",
+        "refunded",
+        "partially_refunded",
+        "cancelled",
+        "fulfilled",
+        "pending",
+        "unknown",
+    ] = "unknown"
+    financial_status: str | None = Field(None, description="The origin's own payment status.")
+    fulfillment_status: str | None = Field(None, description="The origin's own status.")
+    customer: CustomerRef | None = None
+    total: Money | None = None
+    subtotal: Money | None = None
+    tax: Money | None = None
+    line_items: tuple[LineItem, ...] = ()
+    shipping_address: Address | None = None
+    tags: tuple[str, ...] = ()
+    created_at: AwareDatetime | None = None
+    cancelled_at: AwareDatetime | None = None
+
+
+class Customer(_Entity):
+    kind: Literal["customer"] = "customer"
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    address: Address | None = None
+    tags: tuple[str, ...] = ()
+    properties: dict[str, str | None] = Field(
+        default_factory=dict, description="Other properties as the origin names them (CRMs)."
+    )
+    created_at: AwareDatetime | None = None
+
+
+class Refund(_Model):
+    id: str
+    amount: Money
+    status: str | None = None
+    reason: str | None = None
+    created_at: AwareDatetime | None = None
+
+
+class Payment(_Entity):
+    kind: Literal["payment"] = "payment"
+    object_type: str = Field(
+        description="What the origin calls it: payment_intent, charge, refund, invoice, "
+        "checkout_session, order_transaction…"
+    )
+    status: Literal[
+        "pending",
+        "requires_action",
+        "succeeded",
+        "failed",
+        "cancelled",
+        "refunded",
+        "partially_refunded",
+        "unknown",
+    ] = "unknown"
+    amount: Money | None = None
+    amount_refunded: Money | None = None
+    customer: CustomerRef | None = None
+    order_id: str | None = Field(None, description="Canonical order ID, when known.")
+    refunds: tuple[Refund, ...] = ()
+    description: str | None = None
+    created_at: AwareDatetime | None = None
+
+
+class InventoryLevel(_Model):
+    location_id: str | None = None
+    inventory_item_id: str | None = None
+    available: int | None = None
+
+
+class Product(_Entity):
+    kind: Literal["product"] = "product"
+    title: str | None = None
+    sku: str | None = None
+    status: str | None = None
+    price: Money | None = None
+    inventory: tuple[InventoryLevel, ...] = ()
+    tags: tuple[str, ...] = ()
+    created_at: AwareDatetime | None = None
+
+
+class Sender(_Model):
+    id: str | None = None
+    username: str | None = None
+    display_name: str | None = None
+    is_bot: bool | None = None
+
+
+class Message(_Entity):
+    kind: Literal["message"] = "message"
+    message_type: Literal[
+        "message", "edited_message", "channel_post", "callback_query", "other"
+    ] = "message"
+    chat_id: str | None = None
+    sender: Sender | None = None
+    text: str | None = None
+    callback_data: str | None = None
+    reply_to_id: str | None = None
+    sent_at: AwareDatetime | None = None
+
+
+class Passthrough(_Entity):
+    """An event we do not model yet, kept whole rather than dropped."""
+
+    kind: Literal["passthrough"] = "passthrough"
+    payload: dict[str, Any] | list[Any] = Field(description="The provider's JSON, as parsed.")
+
+
+Entity = Annotated[
+    Order | Customer | Payment | Product | Message | Passthrough, Field(discriminator="kind")
+]
+
+#: family name -> entity model; the normalised topics are ``{prefix}.events.{family}``.
+FAMILIES: dict[str, type[_Entity]] = {
+    "order": Order,
+    "customer": Customer,
+    "payment": Payment,
+    "product": Product,
+    "message": Message,
+    "passthrough": Passthrough,
+}
+
+
+class CloudEvent(_Model):
+    """One canonical event on a normalised topic."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(description="Deterministic: canonical_event_id(source, provider id, subject).")
+    source: str = Field(description="'/hookline/{source name}', the configured webhook source.")
+    type: str = Field(
+        description="'dev.hookline.{family}.{action}', e.g. dev.hookline.order.updated."
+    )
+    subject: str = Field(description="'{family}:{entity id}'; also the Kafka key.")
+    time: AwareDatetime = Field(description="When the change happened at its origin.")
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str = Field(description="'urn:hookline:schema:v1:{family}'.")
+    provider: str = Field(description="Extension: provider type, e.g. 'shopify'.")
+    providereventtype: str = Field(description="Extension: the provider's event type.")
+    providereventid: str = Field(description="Extension: the provider's event ID.")
+    data: Entity
+
+    @property
+    def family(self) -> str:
+        return self.data.kind
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        source: str,
+        provider: str,
+        provider_event_id: str,
+        provider_event_type: str,
+        action: str,
+        time: datetime,
+        data: Order | Customer | Payment | Product | Message | Passthrough,
+    ) -> CloudEvent:
+        subject = f"{data.kind}:{data.id}"
+        return cls(
+            id=canonical_event_id(source, provider_event_id, subject),
+            source=f"/hookline/{source}",
+            type=f"dev.hookline.{data.kind}.{action}",
+            subject=subject,
+            time=time,
+            dataschema=f"urn:hookline:schema:{SCHEMA_VERSION}:{data.kind}",
+            provider=provider,
+            providereventtype=provider_event_type,
+            providereventid=provider_event_id,
+            data=data,
+        )
