@@ -18,11 +18,14 @@ objects, and the publisher accepts nothing else, so unverified bytes cannot reac
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -35,6 +38,11 @@ SIGNATURE_REASONS = (
     "stale_timestamp",
     "future_timestamp",
 )
+
+#: The event type of a verified event whose type cannot be read.
+UNKNOWN_TYPE = "unknown"
+
+Encoding = Literal["hex", "base64"]
 
 
 class IngressError(Exception):
@@ -132,11 +140,74 @@ def any_matches(expected: list[bytes], received: list[bytes]) -> bool:
     return matched
 
 
-def require_header(request: RawRequest, name: str) -> str:
-    value = request.headers.get(name)
-    if value is None or not value.strip():
+def require_header(request: RawRequest, name: str, *alternatives: str) -> str:
+    """The first of the named headers that is present and not blank, stripped."""
+    value = optional_header(request, name, *alternatives)
+    if value is None:
         raise SignatureError("missing_header")
-    return value.strip()
+    return value
+
+
+def optional_header(request: RawRequest, *names: str) -> str | None:
+    for name in names:
+        value = request.headers.get(name)
+        if value is not None and value.strip():
+            return value.strip()
+    return None
+
+
+def parse_timestamp(text: str) -> int:
+    """A signed integer timestamp header. Only ASCII digits: ``int()`` alone would also take
+    ``"+1"``, ``"1_0"`` or other scripts' digits, which no provider sends."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 16:
+        raise SignatureError("malformed_header")
+    return int(text)
+
+
+def b64decode_lenient(text: str) -> bytes | None:
+    """Standard base64 with optional padding, or None when ``text`` is not base64."""
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII text
+        return None
+
+
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
+
+
+def decode_signature(text: str, encoding: Encoding, size: int) -> bytes:
+    """A received signature as raw digest bytes; ``malformed_header`` unless it decodes
+    to exactly ``size`` bytes. Comparing bytes makes hex case and base64 padding moot."""
+    if encoding == "hex":
+        raw = bytes.fromhex(text) if _HEX.fullmatch(text) else None
+    else:
+        raw = b64decode_lenient(text)
+    if raw is None or len(raw) != size:
+        raise SignatureError("malformed_header")
+    return raw
+
+
+def encode_digest(digest: bytes, encoding: Encoding) -> str:
+    return digest.hex() if encoding == "hex" else base64.b64encode(digest).decode()
+
+
+def check_hmac(
+    keys: list[bytes],
+    message: bytes,
+    received: list[str],
+    encoding: Encoding,
+    algorithm: str = "sha256",
+) -> None:
+    """Raise unless one received signature is the HMAC of ``message`` under one key.
+
+    Every received signature must decode (else ``malformed_header``); an empty ``received``
+    list (a header naming only schemes we do not check) is ``bad_signature``.
+    """
+    size = hashlib.new(algorithm).digest_size
+    decoded = [decode_signature(text, encoding, size) for text in received]
+    expected = [hmac_digest(key, message, algorithm) for key in keys]
+    if not any_matches(expected, decoded):
+        raise SignatureError("bad_signature")
 
 
 def check_timestamp(timestamp: float, now: float, tolerance: int, *, reject_future: bool) -> None:
@@ -163,3 +234,24 @@ def body_fingerprint(body: bytes) -> str:
 
 def content_type(request: RawRequest) -> str:
     return request.headers.get("Content-Type", "application/octet-stream")
+
+
+def text_field(value: Any) -> str | None:
+    """A JSON value usable in an ID or type: a non-empty string, or an integer as text."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def make_event(body: bytes, event_id: str | None, event_type: str | None) -> WebhookEvent:
+    """An event, falling back to the body fingerprint and ``unknown`` for what is missing."""
+    return WebhookEvent(event_id or body_fingerprint(body), event_type or UNKNOWN_TYPE, body)
+
+
+def accept(
+    request: RawRequest, config: SourceConfig, provider: str, events: Iterable[WebhookEvent]
+) -> VerifiedWebhook:
+    """The verified result; called by ``verify`` once every check has passed."""
+    return VerifiedWebhook(config.name, provider, content_type(request), tuple(events))
