@@ -91,7 +91,8 @@ class VerifiedWebhook:
 class SourceConfig(BaseModel):
     """What every source has. Provider modules subclass it with a ``provider`` Literal."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # hide_input_in_errors: a validation error must not echo a secret into a log.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     name: str = Field(description="The path segment: POST /webhooks/{name}.")
     provider: str = Field(description="Provider type: a key of ingress.providers.REGISTRY.")

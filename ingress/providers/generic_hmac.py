@@ -92,8 +92,10 @@ class GenericHmacProvider:
 
     def sign(self, body: bytes, secret: str, now: float, **extra: str) -> dict[str, str]:
         """``extra``: the config's fields (``signature_header``, ``algorithm``, …), so that
-        ``sign`` signs the way a source configured with the same values verifies."""
-        config = GenericHmacConfig.model_validate({"name": "sign", "secrets": [secret], **extra})
+        ``sign`` signs the way a source configured with the same values verifies. Other
+        keys are ignored, as by every provider's ``sign``."""
+        settings = {k: v for k, v in extra.items() if k in GenericHmacConfig.model_fields}
+        config = GenericHmacConfig.model_validate({**settings, "name": "sign", "secrets": [secret]})
         timestamp = int(now) if config.timestamp_header else None
         digest = hmac_digest(secret.encode(), _signed(config, timestamp, body), config.algorithm)
         headers = {

@@ -1,0 +1,58 @@
+"""Stripe specifics: event ID and type from the body, several v1 entries, ignored keys."""
+
+from __future__ import annotations
+
+import pytest
+from multidict import CIMultiDict
+
+from ingress.providers.base import RawRequest, SignatureError, VerifiedWebhook, body_fingerprint
+from ingress.providers.stripe import PROVIDER, StripeConfig
+from tests.conftest import SHARED
+
+SECRET = "whsec_test_secret"
+NOW = 1_700_000_000
+SAMPLES = SHARED / "payloads" / "stripe"
+
+
+def verify(body: bytes, header: str) -> VerifiedWebhook:
+    config = StripeConfig(name="stripe", secrets=(SECRET,))
+    request = RawRequest("POST", "https://x/", CIMultiDict({"Stripe-Signature": header}), body)
+    return PROVIDER.verify(request, config, NOW)
+
+
+def v1(body: bytes, secret: str = SECRET) -> str:
+    header = PROVIDER.sign(body, secret, NOW)["Stripe-Signature"]
+    return header.partition(",v1=")[2]
+
+
+def test_event_id_and_type_come_from_the_body() -> None:
+    body = (SAMPLES / "stripe-java_customer_created.json").read_bytes()
+    event = verify(body, f"t={NOW},v1={v1(body)}").events[0]
+    assert (event.event_id, event.event_type, event.body) == (
+        "evt_00000000000000",
+        "customer.created",
+        body,
+    )
+
+
+def test_any_of_several_v1_signatures_may_match() -> None:
+    body = b'{"id": "evt_1"}'
+    header = f"t={NOW},v1={v1(body, 'whsec_rolled')},v1={v1(body)}"
+    assert verify(body, header).events[0].event_id == "evt_1"
+
+
+def test_v0_and_unknown_keys_are_ignored() -> None:
+    body = b'{"id": "evt_1"}'
+    header = f"t={NOW}, v0=not-even-hex, v1={v1(body)}, v9=future"
+    assert verify(body, header).events
+
+
+def test_header_without_v1_is_a_bad_signature() -> None:
+    with pytest.raises(SignatureError, match="bad_signature"):
+        verify(b"{}", f"t={NOW},v0={'0' * 64}")
+
+
+def test_unparseable_body_is_accepted_under_its_fingerprint() -> None:
+    body = b"\x00 not json"
+    event = verify(body, f"t={NOW},v1={v1(body)}").events[0]
+    assert (event.event_id, event.event_type) == (body_fingerprint(body), "unknown")
