@@ -6,9 +6,10 @@ This is the contract of the normalised topics ``{prefix}.events.{family}``:
 - **value**: :class:`CloudEvent` as JSON.
 - ``id`` is deterministic (:func:`canonical_event_id`), so a replayed or redelivered raw
   event yields the same ``id``: consumers dedupe on it.
-- ``data`` is a full snapshot of one entity (:data:`Entity`, discriminated on ``kind``),
-  never a diff. Money is integer minor units plus an ISO 4217 currency; every timestamp is
-  timezone-aware; ``external_ids`` keeps each system's own ID; ``updated_at`` orders changes.
+- ``data`` is a snapshot of one entity (:data:`Entity`, discriminated on ``kind``), never
+  a diff: full, or flagged ``partial`` when the origin sent only some fields. Money is
+  integer minor units plus an ISO 4217 currency; every timestamp is timezone-aware;
+  ``external_ids`` keeps each system's own ID; ``updated_at`` orders changes.
 - Version 1 evolves additively only: new optional fields, new ``kind`` values. A breaking
   change would be a new ``dataschema`` (``…:v2``) on new topics.
 """
@@ -56,6 +57,12 @@ class _Entity(_Model):
     updated_at: AwareDatetime = Field(
         description="When the entity last changed at its origin; connectors order by it."
     )
+    partial: bool = Field(
+        False,
+        description="False: a full snapshot. True: the origin sent only some fields (a CRM "
+        "property change, a deletion, an entity embedded in another); unset fields are "
+        "unknown, not empty, so merge instead of replacing.",
+    )
 
 
 class CustomerRef(_Model):
@@ -101,6 +108,7 @@ class Order(_Entity):
 class Customer(_Entity):
     kind: Literal["customer"] = "customer"
     email: str | None = None
+    name: str | None = Field(None, description="Full name, when the origin gives one.")
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = None
@@ -141,6 +149,9 @@ class Payment(_Entity):
     amount_refunded: Money | None = None
     customer: CustomerRef | None = None
     order_id: str | None = Field(None, description="Canonical order ID, when known.")
+    parent_id: str | None = Field(
+        None, description="Canonical ID of the payment this one belongs to (a refund's charge)."
+    )
     refunds: tuple[Refund, ...] = ()
     description: str | None = None
     created_at: AwareDatetime | None = None

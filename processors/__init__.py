@@ -1,0 +1,1 @@
+"""Processors: dedupe raw webhook events and normalise them into canonical CloudEvents."""
