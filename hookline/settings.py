@@ -70,6 +70,30 @@ class ProcessorSettings(BaseModel):
     store: str = Field("rocksdb://", description="faust table store URL.")
 
 
+class ConnectorSettings(BaseModel):
+    config_file: Path = Field(
+        Path("config/connectors.toml"), description="TOML file declaring the connectors."
+    )
+    secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Secrets the connectors file names as 'secret:<name>'; set each as "
+        "HOOKLINE_CONNECTORS__SECRETS__<NAME>.",
+    )
+    instance_id: str = Field(
+        "",
+        description="Static group membership of this process (group.instance.id suffix): a "
+        "restarted instance takes its partitions back at once. Empty: dynamic membership.",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Interface of /metrics and /healthz.")
+    metrics_port: int = Field(6070, ge=0, description="Port of /metrics and /healthz; 0: off.")
+    alert_min_interval_seconds: float = Field(
+        300.0, ge=0, description="At most one alert of a kind per connector this often."
+    )
+    shutdown_timeout_seconds: float = Field(
+        15.0, gt=0, description="Grace period for the batch in progress on SIGTERM."
+    )
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Level.")
     format: Literal["json", "console"] = Field("json", description="Output format.")
@@ -90,3 +114,4 @@ class Settings(BaseSettings):
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     processors: ProcessorSettings = Field(default_factory=ProcessorSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)

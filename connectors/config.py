@@ -1,0 +1,166 @@
+"""Connector configuration: data, validated by pydantic, read from a TOML file.
+
+Each ``[connectors.<name>]`` table declares one connector; its ``destination`` table is
+validated by the model of the destination registered under its ``type`` (a union tagged
+on ``type``, see :mod:`connectors.destinations`). A secret is written as
+``"secret:<name>"`` and taken from ``settings.connectors.secrets`` (environment variable
+``HOOKLINE_CONNECTORS__SECRETS__<NAME>``), so the file can be committed::
+
+    [connectors.crm]
+    families = ["customer", "order"]
+    conflict = { policy = "source_priority", source_priority = ["shopify", "hubspot"] }
+    rate_limit = { requests_per_second = 10, burst = 100 }
+
+    [connectors.crm.destination]
+    type = "http_upsert"
+    base_url = "https://crm.example.com/api"
+    token = "secret:crm_token"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from connectors.destinations import REGISTRY
+from connectors.destinations.base import DestinationConfig
+from connectors.errors import ConfigError
+from hookline.topics import EVENT_FAMILIES
+
+SECRET_PREFIX = "secret:"  # noqa: S105 - a marker, not a secret
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RetryConfig(_Config):
+    """Backoff of retriable failures. Attempt ``n`` failing waits ``delays_seconds[n-1]``."""
+
+    delays_seconds: tuple[float, ...] = Field(
+        (1.0, 4.0, 16.0, 64.0), min_length=1, description="Wait after each failed attempt."
+    )
+    max_attempts: int = Field(5, ge=1, description="Attempts before a change is dead-lettered.")
+    jitter: float = Field(0.2, ge=0, lt=1, description="Random spread, a share of the delay.")
+    max_delay_seconds: float = Field(
+        900.0, gt=0, description="Ceiling of any wait, a Retry-After included."
+    )
+
+
+class BreakerConfig(_Config):
+    """The circuit breaker of the connector's destination."""
+
+    failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open it.")
+    window_seconds: float = Field(600.0, gt=0, description="...counted within this window.")
+    cooldown_seconds: float = Field(300.0, gt=0, description="Open this long before a probe.")
+    cooldown_multiplier: float = Field(2.0, ge=1, description="Growth after a failed probe.")
+    max_cooldown_seconds: float = Field(3600.0, gt=0, description="Ceiling of the cooldown.")
+
+
+class RateLimitConfig(_Config):
+    """A token bucket in PostgreSQL, shared by every instance using the same ``bucket``."""
+
+    requests_per_second: float = Field(gt=0, description="Refill rate: the vendor's limit.")
+    burst: float = Field(1.0, ge=1, description="Bucket size: calls allowed at once.")
+    bucket: str | None = Field(
+        None, description="Bucket name; connectors on one vendor account share one."
+    )
+
+
+class ConflictConfig(_Config):
+    """What happens when two sources change one entity; see :mod:`connectors.conflicts`."""
+
+    policy: Literal["last_write_wins", "source_priority", "manual_review"] = Field(
+        "last_write_wins", description="How a conflict is resolved."
+    )
+    source_priority: tuple[str, ...] = Field(
+        (), description="Source names, highest priority first (policy source_priority)."
+    )
+    window_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Changes this far apart are not concurrent; None: any two are.",
+    )
+
+    @model_validator(mode="after")
+    def _priority_needs_sources(self) -> ConflictConfig:
+        if self.policy == "source_priority" and not self.source_priority:
+            raise ValueError("policy source_priority needs a source_priority list")
+        return self
+
+
+class ConnectorConfig(_Config):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Also in topic names.")
+    families: tuple[str, ...] = Field(min_length=1, description="Normalised topics consumed.")
+    group_id: str | None = Field(None, description="Consumer group; default derived from name.")
+    batch_size: int = Field(500, ge=1, le=10_000, description="Records polled per batch.")
+    concurrency: int = Field(16, ge=1, le=512, description="Entities delivered at once.")
+    poll_timeout_seconds: float = Field(0.5, gt=0, description="Longest wait in one poll.")
+    session_timeout_ms: int = Field(10_000, ge=6000, description="Kafka group session.")
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    rate_limit: RateLimitConfig | None = Field(None, description="None: no proactive limit.")
+    conflict: ConflictConfig = Field(default_factory=ConflictConfig)
+    destination: DestinationConfig = Field(description="Tagged on 'type', see REGISTRY.")
+
+    @model_validator(mode="after")
+    def _known_families(self) -> ConnectorConfig:
+        unknown = sorted(set(self.families) - set(EVENT_FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown families {unknown}; known: {list(EVENT_FAMILIES)}")
+        return self
+
+    def consumer_group(self, topic_prefix: str) -> str:
+        return self.group_id or f"{topic_prefix}.connector.{self.name}"
+
+    def bucket(self) -> str:
+        limit = self.rate_limit
+        return (limit.bucket if limit else None) or f"connector.{self.name}"
+
+
+def load_connectors(path: Path, secrets: Mapping[str, SecretStr]) -> dict[str, ConnectorConfig]:
+    with path.open("rb") as fh:
+        document = tomllib.load(fh)
+    return parse_connectors(document, secrets)
+
+
+def parse_connectors(
+    document: Mapping[str, Any], secrets: Mapping[str, SecretStr]
+) -> dict[str, ConnectorConfig]:
+    tables = document.get("connectors", {})
+    if not isinstance(tables, dict):
+        raise ConfigError("[connectors] must be a table of tables")
+    return {name: _parse_connector(name, table, secrets) for name, table in tables.items()}
+
+
+def _parse_connector(name: str, table: Any, secrets: Mapping[str, SecretStr]) -> ConnectorConfig:
+    if not isinstance(table, dict) or not isinstance(table.get("destination"), dict):
+        raise ConfigError(f"connector {name!r}: needs a [destination] table")
+    destination = table["destination"]
+    spec = REGISTRY.get(destination.get("type"))
+    if spec is None:
+        raise ConfigError(
+            f"connector {name!r}: unknown destination type {destination.get('type')!r}; "
+            f"known: {sorted(REGISTRY)}"
+        )
+    resolved = {k: _resolve(name, v, secrets) for k, v in destination.items()}
+    try:
+        config = spec.config_model.model_validate(resolved)
+        return ConnectorConfig.model_validate({**table, "name": name, "destination": config})
+    except ValidationError as exc:
+        # Locations and messages only: pydantic's default text echoes input values.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"connector {name!r}: {problems}") from None
+
+
+def _resolve(connector: str, value: Any, secrets: Mapping[str, SecretStr]) -> Any:
+    if not isinstance(value, str) or not value.startswith(SECRET_PREFIX):
+        return value
+    key = value.removeprefix(SECRET_PREFIX).lower()
+    if key not in secrets:
+        raise ConfigError(f"connector {connector!r}: secret {key!r} is not set")
+    return secrets[key].get_secret_value()

@@ -1,0 +1,140 @@
+"""An asyncio face on confluent-kafka's consumer, and the offsets a batch may commit.
+
+Every consumer call runs on one dedicated thread, so the event loop never blocks and the
+rebalance callbacks (which librdkafka runs inside ``consume``) always run on that thread.
+The group uses the range assignor: with the normalised topics and the retry topic having
+equal partition counts, one instance holds the same partition numbers of all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from confluent_kafka import OFFSET_INVALID, Consumer, Message, TopicPartition
+
+T = TypeVar("T")
+TP = tuple[str, int]
+#: Called on the consumer thread with the partitions being revoked; returns the offsets
+#: to commit before they go.
+RevokeHook = Callable[[list[TP]], list[TopicPartition]]
+AssignHook = Callable[[list[TP]], None]
+
+
+class AsyncConsumer:
+    def __init__(self, config: dict[str, Any], name: str) -> None:
+        self._consumer = Consumer({**config, "partition.assignment.strategy": "range"})
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"kafka-{name}")
+        self.assigned: set[TP] = set()
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args))
+
+    async def subscribe(
+        self, topics: Sequence[str], on_assign: AssignHook, on_revoke: RevokeHook
+    ) -> None:
+        def assigned(_c: Consumer, parts: list[TopicPartition]) -> None:
+            tps = [(p.topic, p.partition) for p in parts]
+            self.assigned |= set(tps)
+            on_assign(tps)
+
+        def revoked(consumer: Consumer, parts: list[TopicPartition]) -> None:
+            tps = [(p.topic, p.partition) for p in parts]
+            offsets = on_revoke(tps)
+            if offsets:
+                consumer.commit(offsets=offsets, asynchronous=False)
+            self.assigned -= set(tps)
+
+        def lost(_c: Consumer, parts: list[TopicPartition]) -> None:
+            tps = [(p.topic, p.partition) for p in parts]
+            on_revoke(tps)  # nothing may be committed: the partitions are gone already
+            self.assigned -= set(tps)
+
+        await self._call(
+            partial(
+                self._consumer.subscribe,
+                list(topics),
+                on_assign=assigned,
+                on_revoke=revoked,
+                on_lost=lost,
+            )
+        )
+
+    async def consume(self, count: int, wait_seconds: float) -> list[Message]:
+        return await self._call(self._consumer.consume, count, wait_seconds)
+
+    async def pause(self, tps: Iterable[TP]) -> None:
+        parts = [TopicPartition(t, p) for t, p in tps]
+        if parts:
+            await self._call(self._consumer.pause, parts)
+
+    async def resume(self, tps: Iterable[TP]) -> None:
+        parts = [TopicPartition(t, p) for t, p in tps]
+        if parts:
+            await self._call(self._consumer.resume, parts)
+
+    async def rewind(self, tp: TP, offset: int) -> None:
+        """Read ``tp`` again from ``offset`` (the next fetch starts there)."""
+        await self._call(self._consumer.seek, TopicPartition(tp[0], tp[1], offset))
+
+    async def commit(self, offsets: list[TopicPartition]) -> None:
+        if offsets:
+            await self._call(partial(self._consumer.commit, offsets=offsets, asynchronous=False))
+
+    async def lag(self) -> dict[str, int]:
+        """Records behind the high watermark on the held partitions, summed by topic."""
+        return await self._call(self._lag)
+
+    def _lag(self) -> dict[str, int]:
+        parts = [TopicPartition(t, p) for t, p in sorted(self.assigned)]
+        totals: dict[str, int] = {}
+        for part in self._consumer.position(parts) if parts else []:
+            _low, high = self._consumer.get_watermark_offsets(part, cached=True)
+            if part.offset == OFFSET_INVALID or high < 0:
+                continue
+            totals[part.topic] = totals.get(part.topic, 0) + max(0, high - part.offset)
+        return totals
+
+    async def close(self) -> None:
+        await self._call(self._consumer.close)
+        self._executor.shutdown(wait=False)
+
+
+class OffsetTracker:
+    """Which offsets of a batch are done; what may be committed: per partition, the first
+    offset not done (every earlier one is durable), or one past the last."""
+
+    def __init__(self, offsets: Iterable[tuple[TP, int]]) -> None:
+        self._pending: dict[TP, list[int]] = {}
+        for tp, offset in offsets:
+            self._pending.setdefault(tp, []).append(offset)
+        for pending in self._pending.values():
+            pending.sort()
+        self._done: set[tuple[TP, int]] = set()
+        self._committed: dict[TP, int] = {}
+
+    def done(self, tp: TP, offset: int) -> None:
+        self._done.add((tp, offset))
+
+    def committable(self, tps: Iterable[TP] | None = None) -> list[TopicPartition]:
+        """Offsets to commit now for ``tps`` (default: all), skipping ones committed."""
+        out = []
+        for tp in self._pending if tps is None else tps:
+            position = self._position(tp)
+            if position is not None and position != self._committed.get(tp):
+                self._committed[tp] = position
+                out.append(TopicPartition(tp[0], tp[1], position))
+        return out
+
+    def _position(self, tp: TP) -> int | None:
+        offsets = self._pending.get(tp, [])
+        position = None
+        for offset in offsets:
+            if (tp, offset) not in self._done:
+                return position
+            position = offset + 1
+        return position

@@ -1,0 +1,281 @@
+"""One consumed record to one durable outcome (see :class:`~connectors.metrics.Outcome`).
+
+::
+
+    decode ─✗─▶ dead letter (stage "decode")
+    wants? ─✗─▶ skipped_unwanted
+    judge (connectors.conflicts) ─▶ skipped_unchanged | skipped_stale | conflict
+    breaker permit ▶ rate-limit token ▶ destination.apply(change, idempotency key)
+        ok ────────────▶ state written ▶ applied
+        retriable ─────▶ breaker now open? wait for the probe, no attempt spent
+                         else attempts left? retry topic (due in backoff) ▶ retried
+                         else dead letter ▶ dead_lettered
+        permanent ─────▶ dead letter (stage "deliver") ▶ dead_lettered
+
+The idempotency key is derived from the connector name and the CloudEvent ``id``, so every
+attempt and every re-delivery of a change carries the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from connectors.alerts import Alert, Alerter
+from connectors.backoff import retry_delay, should_retry
+from connectors.breaker import BreakerGate, Permit
+from connectors.config import ConnectorConfig
+from connectors.conflicts import AppliedState, Judgement, Verdict, judge
+from connectors.destinations.base import Applied, Change, Destination
+from connectors.errors import DeliveryError, PermanentError, RetriableError
+from connectors.metrics import ConnectorMetrics, Outcome
+from connectors.ratelimit import TokenBucket
+from connectors.retry_topic import RetryInfo, original_record, retry_headers
+from connectors.state import StateStore
+from hookline.dead_letter import SourceRecord, build_context, send_dead_letter
+from hookline.kafka_clients import AsyncProducer
+from hookline.logs import get_logger
+from hookline.topics import Topics
+from schemas.events import CloudEvent
+
+log = get_logger("hookline.connectors")
+
+_KEY_NAMESPACE = uuid.UUID("0c4b9a52-6f1e-4d3a-8b7c-2e5f9d1a3c60")  # fixed: keys depend on it
+_SOURCE_PREFIX = "/hookline/"
+
+
+def idempotency_key(connector: str, event_id: str) -> str:
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"{connector}\x1f{event_id}"))
+
+
+def state_hash(state: Mapping[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(state, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A consumed record, decoded as far as it goes."""
+
+    record: SourceRecord
+    event: CloudEvent | None
+    problem: str | None  # why it is not a CloudEvent
+    retry: RetryInfo | None  # set on records of the retry topic
+
+    @property
+    def attempt(self) -> int:
+        return self.retry.attempt if self.retry else 1
+
+    @property
+    def key(self) -> str:
+        if self.event is not None:
+            return self.event.subject
+        return (self.record.key or b"").decode(errors="replace")
+
+    @classmethod
+    def decode(cls, record: SourceRecord, retry_topic: str) -> Inbound:
+        retry = RetryInfo.from_headers(record.headers) if record.topic == retry_topic else None
+        try:
+            return cls(record, CloudEvent.model_validate_json(record.value), None, retry)
+        except ValidationError as exc:
+            return cls(record, None, f"{exc.error_count()} validation errors", retry)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What a connector instance's deliveries share."""
+
+    config: ConnectorConfig
+    destination: Destination
+    states: StateStore
+    limiter: TokenBucket | None
+    gate: BreakerGate
+    producer: AsyncProducer
+    topics: Topics
+    metrics: ConnectorMetrics
+    alerter: Alerter
+    draw: Callable[[], float]  # uniform in [0, 1): the backoff's jitter
+
+
+class Deliverer:
+    def __init__(self, services: Services) -> None:
+        self._s = services
+        self._name = services.config.name
+
+    async def deliver(self, item: Inbound, cache: dict[str, AppliedState]) -> Outcome:
+        """Take ``item`` to a durable outcome; ``cache`` holds the batch's applied states."""
+        event = item.event
+        if event is None:
+            error = PermanentError(f"not a CloudEvent: {item.problem}")
+            return await self._dead_letter(item, error, stage="decode")
+        if not self._s.destination.wants(event):
+            return Outcome.SKIPPED_UNWANTED
+        change = self._change(event)
+        prior = cache.get(change.entity_key)
+        judgement = judge(
+            prior, change.state_hash, change.version, change.source, self._s.config.conflict
+        )
+        if judgement.conflict:
+            self._log_conflict(change, prior, judgement)
+        outcome = await self._act(item, change, prior, judgement.verdict)
+        if outcome is Outcome.APPLIED:
+            cache[change.entity_key] = AppliedState(
+                change.state_hash, change.version, change.source, dict(change.state)
+            )
+        return outcome
+
+    async def _act(
+        self, item: Inbound, change: Change, prior: AppliedState | None, verdict: Verdict
+    ) -> Outcome:
+        if verdict is Verdict.UNCHANGED:
+            return Outcome.SKIPPED_UNCHANGED
+        if verdict is Verdict.STALE:
+            return Outcome.SKIPPED_STALE
+        if verdict is Verdict.REJECT:
+            return Outcome.CONFLICT
+        if verdict is Verdict.HOLD and prior is not None:
+            await self._s.states.hold_conflict(change, prior, self._s.config.conflict.policy)
+            return Outcome.CONFLICT
+        return await self._push(item, change)
+
+    def _change(self, event: CloudEvent) -> Change:
+        state = self._s.destination.state_for(event)
+        return Change(
+            entity_key=event.subject,
+            family=event.family,
+            entity_id=event.data.id,
+            state=state,
+            state_hash=state_hash(state),
+            version=event.data.updated_at,
+            source=event.source.removeprefix(_SOURCE_PREFIX),
+            event_id=event.id,
+            event_type=event.type,
+        )
+
+    async def _push(self, item: Inbound, change: Change) -> Outcome:
+        key = idempotency_key(self._name, change.event_id)
+        gate = self._s.gate
+        while True:
+            permit = await gate.acquire()
+            try:
+                applied = await self._call(change, key)
+            except DeliveryError as error:
+                if self._breaker_holds(permit, error):
+                    continue  # the change waits for the probe; no attempt is spent
+                return await self._after_failure(item, error)
+            except BaseException:
+                gate.breaker.release(permit)
+                raise
+            gate.breaker.record_success(permit)
+            await self._s.states.save(change)
+            if applied is not None and applied.rate_limit is not None and self._s.limiter:
+                await self._s.limiter.observe(applied.rate_limit)
+            return Outcome.APPLIED
+
+    async def _call(self, change: Change, key: str) -> Applied | None:
+        limiter = self._s.limiter
+        if limiter is not None:
+            await limiter.acquire()
+        try:
+            return await self._s.destination.apply(change, key)
+        except DeliveryError as error:
+            if limiter is not None:
+                await limiter.observe(error.rate_limit, throttled=error.status == 429)
+            raise
+        except Exception as exc:  # a destination bug must not stop the connector
+            raise PermanentError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _breaker_holds(self, permit: Permit, error: DeliveryError) -> bool:
+        """Tell the breaker; True when it is open now, so the change waits for the probe.
+
+        A permanent error or a 429 shows the destination answering: a success here."""
+        breaker = self._s.gate.breaker
+        if isinstance(error, RetriableError) and error.status != 429:
+            breaker.record_failure(permit)
+        else:
+            breaker.record_success(permit)
+        holds = isinstance(error, RetriableError) and self._s.gate.is_open
+        if holds:
+            log.info("change waits for the breaker", connector=self._name, error=str(error))
+        return holds
+
+    async def _after_failure(self, item: Inbound, error: DeliveryError) -> Outcome:
+        if isinstance(error, RetriableError) and should_retry(self._s.config.retry, item.attempt):
+            await self._schedule_retry(item, error)
+            return Outcome.RETRIED
+        return await self._dead_letter(item, error, stage="deliver")
+
+    async def _schedule_retry(self, item: Inbound, error: RetriableError) -> None:
+        delay = retry_delay(self._s.config.retry, item.attempt, error.retry_after, self._s.draw)
+        first = original_record(item.record, item.retry)
+        info = RetryInfo(
+            attempt=item.attempt + 1,
+            due_ms=int((time.time() + delay) * 1000),
+            topic=first.topic,
+            partition=first.partition,
+            offset=first.offset,
+            last_status=error.status,
+            last_error=str(error)[:200],
+        )
+        record = item.record
+        await self._s.producer.send(
+            self._s.topics.connector_retry(self._name),
+            value=record.value,
+            key=record.key,
+            headers=retry_headers(record, info),
+            timestamp=record.timestamp_ms,
+        )
+        log.info(
+            "change scheduled for retry",
+            connector=self._name,
+            entity=item.key,
+            attempt=info.attempt,
+            delay_seconds=round(delay, 3),
+            status=error.status,
+        )
+
+    async def _dead_letter(self, item: Inbound, error: DeliveryError, stage: str) -> Outcome:
+        original = original_record(item.record, item.retry)
+        context = build_context(
+            original,
+            stage=stage,
+            component=self._name,
+            error=error,
+            attempts=item.attempt,
+            http_status=error.status,
+            http_body=error.body,
+        )
+        topic = self._s.topics.connector_dead_letter(self._name)
+        await send_dead_letter(self._s.producer, topic, original, context)
+        details = {"entity": item.key, "status": error.status, "error": str(error)[:200]}
+        log.warning("change dead-lettered", connector=self._name, attempts=item.attempt, **details)
+        summary = f"{self._name}: a change was dead-lettered to {topic}"
+        await self._s.alerter.alert(Alert(self._name, "dead_letter", summary, details))
+        return Outcome.DEAD_LETTERED
+
+    def _log_conflict(
+        self, change: Change, prior: AppliedState | None, judgement: Judgement
+    ) -> None:
+        policy = self._s.config.conflict.policy
+        resolution = {Verdict.APPLY: "applied", Verdict.REJECT: "rejected"}.get(
+            judgement.verdict, "held"
+        )
+        self._s.metrics.conflicts.labels(self._name, policy, resolution).inc()
+        log.warning(
+            "conflict",
+            connector=self._name,
+            entity=change.entity_key,
+            policy=policy,
+            resolution=resolution,
+            incoming_source=change.source,
+            incoming_version=change.version.isoformat(),
+            applied_source=prior.source if prior else None,
+            applied_version=prior.version.isoformat() if prior and prior.version else None,
+            event_id=change.event_id,
+        )

@@ -1,0 +1,75 @@
+"""A generic JSON HTTP upsert: ``PUT {base_url}/{family}/{url-encoded entity id}``.
+
+- **Request**: the state as a JSON object: the CloudEvent's entity snapshot without the
+  ``exclude_fields`` (by default ``updated_at``, which orders changes but is not content:
+  a re-sent snapshot with a new timestamp is then recognised as unchanged). Headers:
+  ``Authorization: Bearer <token>`` when a token is configured, ``Idempotency-Key``,
+  ``X-Hookline-Version`` (the entity's ``updated_at``, ISO 8601) and ``X-Hookline-Source``.
+- **Idempotency**: a PUT replaces the entity, so repeating it is harmless; the
+  ``Idempotency-Key`` (stable per connector and CloudEvent) also lets a server that
+  records keys answer a repeat without writing again.
+- **Statuses**: 2xx applied; 408, 429, 500, 502, 503, 504, timeouts and connection errors
+  retried (``Retry-After`` honoured); anything else permanent (no vendor extras).
+- **Rate limits**: ``RateLimit-*`` / ``X-RateLimit-*`` response headers adjust the budget.
+- **wants**: every event of the connector's families except those whose source is in
+  ``ignore_sources`` (e.g. the destination system itself, whose own changes need not be
+  pushed back to it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr
+
+from connectors.destinations.base import Applied, Change, DestinationConfig, DestinationSpec
+from connectors.http import HttpClient
+from schemas.events import CloudEvent
+
+_SOURCE_PREFIX = "/hookline/"
+
+
+class HttpUpsertConfig(DestinationConfig):
+    type: Literal["http_upsert"] = "http_upsert"
+    base_url: str = Field(pattern=r"^https?://", description="API root; no trailing slash.")
+    token: SecretStr | None = Field(None, description="Bearer token, when the API wants one.")
+    exclude_fields: tuple[str, ...] = Field(
+        ("updated_at",), description="Entity fields left out of the pushed (and hashed) state."
+    )
+    ignore_sources: tuple[str, ...] = Field(
+        (), description="Source names whose events are not pushed (echo suppression)."
+    )
+
+
+class HttpUpsert:
+    def __init__(self, config: HttpUpsertConfig, http: HttpClient) -> None:
+        self._config = config
+        self._http = http
+        self._base = config.base_url.rstrip("/")
+        self._exclude = set(config.exclude_fields)
+
+    def wants(self, event: CloudEvent) -> bool:
+        return event.source.removeprefix(_SOURCE_PREFIX) not in self._config.ignore_sources
+
+    def state_for(self, event: CloudEvent) -> dict[str, Any]:
+        return event.data.model_dump(mode="json", exclude=self._exclude)
+
+    async def apply(self, change: Change, idempotency_key: str) -> Applied:
+        headers = {
+            "Idempotency-Key": idempotency_key,
+            "X-Hookline-Version": change.version.isoformat(),
+            "X-Hookline-Source": change.source,
+        }
+        if self._config.token is not None:
+            headers["Authorization"] = f"Bearer {self._config.token.get_secret_value()}"
+        url = f"{self._base}/{change.family}/{quote(change.entity_id, safe='')}"
+        response = await self._http.request("PUT", url, json=dict(change.state), headers=headers)
+        return Applied(rate_limit=response.rate_limit)
+
+
+def create(config: HttpUpsertConfig, http: HttpClient) -> HttpUpsert:
+    return HttpUpsert(config, http)
+
+
+SPEC = DestinationSpec(name="http_upsert", config_model=HttpUpsertConfig, create=create)

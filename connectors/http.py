@@ -1,0 +1,243 @@
+"""The HTTP client destinations call through: every call audited, measured and classified.
+
+Each call is logged once as structured JSON (event ``external call``): connector, method,
+URL without credentials, request headers with secrets masked, status, response body
+truncated to 1 KB, duration and error category. Its duration feeds
+``hookline_connector_call_duration_seconds``. Responses and client exceptions are mapped
+onto the error tree by :mod:`connectors.errors`, the only place that decides; redirects
+are not followed. Rate-limit headers that vendors document are parsed into a
+:class:`~connectors.errors.RateLimitHint` on the response or the error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+import orjson
+from multidict import CIMultiDict
+
+from connectors.errors import (
+    MAX_BODY_CHARS,
+    Category,
+    DeliveryError,
+    RateLimitHint,
+    RetriableError,
+    error_for_exception,
+    error_for_status,
+)
+from connectors.metrics import ConnectorMetrics
+from hookline.dead_letter import scrub
+from hookline.logs import get_logger
+
+log = get_logger("hookline.connectors.http")
+
+_SECRET_HEADER = re.compile(
+    r"(authorization|cookie|token|secret|password|signature|api[_-]?key|access[_-]?key)", re.I
+)
+_REDACTED = "[redacted]"
+_EPOCH_THRESHOLD = 1_000_000_000  # a reset header above this is a Unix time, not seconds
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A 2xx response, read whole."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    rate_limit: RateLimitHint | None
+
+    def json(self) -> Any:
+        return orjson.loads(self.body) if self.body else None
+
+
+class HttpClient:
+    """One aiohttp session per connector; created on first use, closed by the runner."""
+
+    def __init__(
+        self,
+        connector: str,
+        metrics: ConnectorMetrics,
+        *,
+        timeout_seconds: float,
+        extra_retriable: frozenset[int] = frozenset(),
+        max_connections: int = 100,
+    ) -> None:
+        self._connector = connector
+        self._metrics = metrics
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._extra_retriable = extra_retriable
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """Send one request; return the 2xx response or raise a DeliveryError."""
+        started = time.perf_counter()
+        call = _Call(self._connector, method, url, dict(headers or {}))
+        try:
+            response = await self._send(call, json)
+        except Exception as exc:
+            error = error_for_exception(exc)
+            self._finish(call, started, _category(error), error=str(error))
+            raise error from exc
+        text = response.body[:MAX_BODY_CHARS].decode(errors="replace")
+        failure = error_for_status(
+            response.status,
+            text,
+            retry_after=response.rate_limit.retry_after if response.rate_limit else None,
+            rate_limit=response.rate_limit,
+            extra_retriable=self._extra_retriable,
+        )
+        category = Category.SUCCESS if failure is None else _category(failure)
+        self._finish(call, started, category, status=response.status, body=text)
+        if failure is not None:
+            raise failure
+        return response
+
+    async def _send(self, call: _Call, json: Any) -> HttpResponse:
+        session = self._open()
+        async with session.request(
+            call.method, call.url, json=json, headers=call.headers, allow_redirects=False
+        ) as resp:
+            body = await resp.read()
+            headers = CIMultiDict(resp.headers)
+        return HttpResponse(resp.status, headers, body, rate_limit_from_headers(headers))
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self._max_connections)
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, connector=connector, json_serialize=_dumps
+            )
+        return self._session
+
+    def _finish(
+        self,
+        call: _Call,
+        started: float,
+        category: Category,
+        *,
+        status: int | None = None,
+        body: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        duration = time.perf_counter() - started
+        self._metrics.call_duration.labels(self._connector, category.value).observe(duration)
+        log.info(
+            "external call",
+            connector=self._connector,
+            method=call.method,
+            url=scrub(call.url),
+            request_headers=sanitise_headers(call.headers),
+            status=status,
+            response_body=scrub(body) if body is not None else None,
+            duration_ms=round(duration * 1000, 2),
+            category=category.value,
+            error=scrub(error) if error else None,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    connector: str
+    method: str
+    url: str
+    headers: dict[str, str]
+
+
+def _category(error: DeliveryError) -> Category:
+    return Category.RETRIABLE if isinstance(error, RetriableError) else Category.PERMANENT
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def sanitise_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers fit for a log line: credentials masked, everything else kept."""
+    return {k: (_REDACTED if _SECRET_HEADER.search(k) else v) for k, v in headers.items()}
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` in seconds: delta-seconds or an HTTP date; None when absent/invalid."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def rate_limit_from_headers(
+    headers: Mapping[str, str], now: datetime | None = None
+) -> RateLimitHint | None:
+    """The rate-limit headers vendors document: IETF ``RateLimit-*``, ``X-RateLimit-*``,
+    HubSpot's ``X-HubSpot-RateLimit-*``, Shopify REST's ``X-Shopify-Shop-Api-Call-Limit``,
+    and ``Retry-After``. None when the response has none of them."""
+    remaining = _number(
+        headers, "RateLimit-Remaining", "X-RateLimit-Remaining", "X-HubSpot-RateLimit-Remaining"
+    )
+    if remaining is None:
+        remaining = _shopify_remaining(headers.get("X-Shopify-Shop-Api-Call-Limit", ""))
+    reset = _reset_seconds(headers, now)
+    retry_after = parse_retry_after(headers.get("Retry-After"), now)
+    if remaining is None and reset is None and retry_after is None:
+        return None
+    return RateLimitHint(remaining=remaining, reset_seconds=reset, retry_after=retry_after)
+
+
+def _reset_seconds(headers: Mapping[str, str], now: datetime | None) -> float | None:
+    reset = _number(headers, "RateLimit-Reset", "X-RateLimit-Reset")
+    if reset is not None and reset > _EPOCH_THRESHOLD:
+        return max(0.0, reset - (now or datetime.now(UTC)).timestamp())
+    if reset is None:
+        interval_ms = _number(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+        reset = interval_ms / 1000 if interval_ms is not None else None
+    return reset
+
+
+def _shopify_remaining(value: str) -> float | None:
+    used, _, limit = value.partition("/")
+    used_n, limit_n = _float(used), _float(limit)
+    return limit_n - used_n if used_n is not None and limit_n is not None else None
+
+
+def _number(headers: Mapping[str, str], *names: str) -> float | None:
+    for name in names:
+        value = _float(headers.get(name))
+        if value is not None:
+            return value
+    return None
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,89 @@
+"""Entry point: ``python -m connectors [--config FILE] [--connector NAME …]``.
+
+Runs every connector of the connectors file (or the named ones) in this process, each in
+a task of its own, with ``/metrics`` and ``/healthz`` on ``settings.connectors.metrics_port``.
+SIGTERM or SIGINT stops them: the batch in progress gets the shutdown grace period, what is
+durable is committed, the rest is delivered again after the restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from connectors.config import ConnectorConfig, load_connectors
+from connectors.errors import ConfigError
+from connectors.metrics import ConnectorMetrics
+from connectors.service import run_connectors
+from hookline.logs import configure_logging, get_logger
+from hookline.metrics import metrics_handler, new_registry
+from hookline.settings import Settings
+
+log = get_logger("hookline.connectors")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m connectors", description=__doc__)
+    parser.add_argument("--config", type=Path, help="connectors file (default from settings)")
+    parser.add_argument(
+        "--connector", action="append", default=[], help="run only this one (repeatable)"
+    )
+    return parser.parse_args(argv)
+
+
+def select(
+    configs: Mapping[str, ConnectorConfig], names: Sequence[str]
+) -> dict[str, ConnectorConfig]:
+    unknown = sorted(set(names) - set(configs))
+    if unknown:
+        raise ConfigError(f"unknown connectors {unknown}; configured: {sorted(configs)}")
+    return {n: c for n, c in configs.items() if not names or n in names}
+
+
+async def serve(settings: Settings, configs: Mapping[str, ConnectorConfig]) -> None:
+    """Run the connectors until SIGTERM/SIGINT."""
+    registry = new_registry()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = await _metrics_site(settings, registry)
+    log.info("connectors starting", connectors=sorted(configs))
+    try:
+        await run_connectors(settings, configs, ConnectorMetrics(registry), stop)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+
+
+async def _metrics_site(settings: Settings, registry: object) -> web.AppRunner | None:
+    if settings.connectors.metrics_port == 0:
+        return None
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler(registry))  # type: ignore[arg-type]
+    app.router.add_get("/healthz", _healthz)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.connectors.metrics_host, settings.connectors.metrics_port)
+    await site.start()
+    return runner
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> None:
+    args = parse_args(argv)
+    settings = settings or Settings()
+    if args.config is not None:
+        section = settings.connectors.model_copy(update={"config_file": args.config})
+        settings = settings.model_copy(update={"connectors": section})
+    configure_logging(settings.log)
+    configs = load_connectors(settings.connectors.config_file, settings.connectors.secrets)
+    asyncio.run(serve(settings, select(configs, args.connector)))

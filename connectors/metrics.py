@@ -1,0 +1,91 @@
+"""Connector metrics, created on a registry passed in (one per process, one per test).
+
+Label values are bounded: connector names come from configuration, outcomes and
+categories from the enums below, topics from the connector's own subscription.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Outcome(StrEnum):
+    """Every outcome a consumed record can have; each is durable before its commit."""
+
+    APPLIED = "applied"  # the destination accepted it and its state is written
+    SKIPPED_UNCHANGED = "skipped_unchanged"  # same state as last applied (or an echo)
+    SKIPPED_STALE = "skipped_stale"  # older than the state applied
+    SKIPPED_UNWANTED = "skipped_unwanted"  # the destination does not want this event
+    RETRIED = "retried"  # written to the retry topic
+    DEAD_LETTERED = "dead_lettered"  # written to the dead-letter topic
+    CONFLICT = "conflict"  # not applied by the conflict policy (rejected or held)
+
+
+#: Outcomes that count as the record having been dealt with successfully.
+SETTLED = frozenset(
+    {
+        Outcome.APPLIED,
+        Outcome.SKIPPED_UNCHANGED,
+        Outcome.SKIPPED_STALE,
+        Outcome.SKIPPED_UNWANTED,
+        Outcome.CONFLICT,
+    }
+)
+
+
+class ConnectorMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.deliveries = Counter(
+            "hookline_connector_deliveries_total",
+            "Consumed records by connector and outcome (applied, skipped_unchanged, "
+            "skipped_stale, skipped_unwanted, retried, dead_lettered, conflict).",
+            ["connector", "outcome"],
+            registry=registry,
+        )
+        self.call_duration = Histogram(
+            "hookline_connector_call_duration_seconds",
+            "Duration of external calls, by connector and category (success, retriable, "
+            "permanent).",
+            ["connector", "category"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=registry,
+        )
+        self.breaker_state = Gauge(
+            "hookline_connector_breaker_state",
+            "Circuit breaker of the connector's destination: 0 closed, 1 half-open, 2 open.",
+            ["connector"],
+            registry=registry,
+        )
+        self.rate_limit_tokens = Gauge(
+            "hookline_connector_rate_limit_tokens",
+            "Tokens left in the shared bucket after this instance's last take (negative: "
+            "calls reserved ahead).",
+            ["connector"],
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "hookline_connector_consumer_lag_records",
+            "Records not yet consumed on the partitions this instance holds, by topic.",
+            ["connector", "topic"],
+            registry=registry,
+        )
+        self.conflicts = Counter(
+            "hookline_connector_conflicts_total",
+            "Conflicts by connector, policy and resolution (applied, rejected, held).",
+            ["connector", "policy", "resolution"],
+            registry=registry,
+        )
+        self.batches = Counter(
+            "hookline_connector_batches_total",
+            "Batches by connector and outcome (ok, partial, failed).",
+            ["connector", "outcome"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "hookline_connector_alerts_total",
+            "Alerts raised by connector and kind, sent or suppressed by the rate limit.",
+            ["connector", "kind", "sent"],
+            registry=registry,
+        )

@@ -1,0 +1,109 @@
+"""Proactive rate limits: one token bucket per destination in PostgreSQL, shared by every
+instance of every connector that names the same bucket.
+
+Each call takes a token with one atomic statement (``UPDATE … RETURNING``; the row lock
+serialises concurrent takers): the bucket is refilled for the time elapsed, capped at its
+capacity (the burst), and one token is taken *even when none is left*. A negative balance
+is a reservation: the caller waits ``-tokens / refill`` seconds, by which time its token
+has been refilled. Callers are thus spaced exactly at the budget, fairly across instances,
+with one round trip per call and no polling. A crashed instance's reservations expire on
+their own (the bucket just refills).
+
+The budget is adjusted from what the destination reports (:class:`RateLimitHint`): fewer
+``remaining`` calls than our balance lowers the balance to that; a ``Retry-After`` (429)
+pushes the balance down to ``-refill * retry_after``, so every instance holds back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import Gauge
+from psycopg_pool import AsyncConnectionPool
+
+from connectors.config import RateLimitConfig
+from connectors.errors import RateLimitHint
+
+_ENSURE = """
+INSERT INTO rate_limit_buckets (bucket, tokens, capacity, refill_per_s)
+VALUES (%(bucket)s, %(capacity)s, %(capacity)s, %(refill)s)
+ON CONFLICT (bucket) DO UPDATE SET
+    capacity = excluded.capacity, refill_per_s = excluded.refill_per_s,
+    tokens = LEAST(rate_limit_buckets.tokens, excluded.capacity)
+"""
+# Refill for the time elapsed, take ``cost`` tokens, then apply an optional ceiling
+# (NULL: none; LEAST ignores NULLs). One statement: the row lock makes it atomic.
+_TAKE = """
+UPDATE rate_limit_buckets AS b
+SET (tokens, updated_at) = (
+    SELECT LEAST(
+               LEAST(b.capacity, b.tokens + b.refill_per_s
+                     * GREATEST(0, EXTRACT(EPOCH FROM (n.ts - b.updated_at)))::float8)
+               - %(cost)s,
+               %(ceiling)s::float8),
+           GREATEST(b.updated_at, n.ts)
+    FROM (SELECT clock_timestamp() AS ts) AS n)
+WHERE b.bucket = %(bucket)s
+RETURNING b.tokens, b.refill_per_s
+"""
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class TokenBucket:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        bucket: str,
+        config: RateLimitConfig,
+        gauge: Gauge,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._pool = pool
+        self._bucket = bucket
+        self._config = config
+        self._gauge = gauge
+        self._sleep = sleep
+        self._last_tokens = config.burst
+
+    async def ensure(self) -> None:
+        """Create the bucket, or update its budget to this configuration."""
+        params = {
+            "bucket": self._bucket,
+            "capacity": self._config.burst,
+            "refill": self._config.requests_per_second,
+        }
+        async with self._pool.connection() as conn:
+            await conn.execute(_ENSURE, params)
+
+    async def acquire(self) -> float:
+        """Take one token, waiting for it if it is reserved ahead; return the wait."""
+        tokens, refill = await self._update(cost=1.0, ceiling=None)
+        wait = -tokens / refill if tokens < 0 else 0.0
+        if wait > 0:
+            await self._sleep(wait)
+        return wait
+
+    async def observe(self, hint: RateLimitHint | None, throttled: bool = False) -> None:
+        """Adjust the shared balance from a destination's report (``throttled``: a 429)."""
+        ceiling = None
+        if hint is not None and hint.remaining is not None and hint.remaining < self._last_tokens:
+            ceiling = hint.remaining
+        if throttled or (hint is not None and hint.retry_after is not None):
+            wait = hint.retry_after if hint is not None and hint.retry_after else 0.0
+            ceiling = -self._config.requests_per_second * wait
+        if ceiling is not None:
+            await self._update(cost=0.0, ceiling=ceiling)
+
+    async def _update(self, cost: float, ceiling: float | None) -> tuple[float, float]:
+        params = {"bucket": self._bucket, "cost": cost, "ceiling": ceiling}
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_TAKE, params)
+            row = await cursor.fetchone()
+        if row is None:
+            raise LookupError(f"rate limit bucket {self._bucket!r} is missing")
+        tokens, refill = float(row[0]), float(row[1])
+        self._last_tokens = tokens
+        self._gauge.set(tokens)
+        return tokens, refill

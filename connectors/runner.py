@@ -1,0 +1,266 @@
+"""The connector runner: poll a batch, deliver it, commit what is durable, repeat.
+
+**Batches.** A poll returns up to ``batch_size`` records of the normalised topics and the
+retry topic. Records of one entity (the Kafka key) are delivered one after another, in
+order; different entities concurrently (``concurrency``). While a batch is delivered every
+partition is paused and the consumer keeps polling, so a slow batch (a rate limit, a
+breaker waiting out its cooldown) never trips ``max.poll.interval.ms`` and consumption
+simply stops: that is how an open breaker pauses the connector.
+
+**Retry topic.** A retry record that is not due yet is not delivered: the runner seeks its
+partition back to it and keeps that partition paused until it is due. The normalised
+topics are never held up by a change in retry.
+
+**Offsets.** A record's offset counts as done once its outcome is durable (state written
+after the destination accepted it, skipped, retry record acknowledged, dead letter
+acknowledged). Per partition the runner commits up to the first offset not done, during a
+batch and at its end; on a rebalance it cancels the batch and commits that much before the
+partitions go. Anything not committed is delivered again, which idempotency keys and state
+hashes make harmless.
+
+**Audit.** Every batch is a row in ``sync_runs``; three failed batches in a row raise an
+alert. The consumer lag is exported every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from confluent_kafka import Message, TopicPartition
+
+from connectors.alerts import Alert
+from connectors.consumer import TP, AsyncConsumer, OffsetTracker
+from connectors.delivery import Deliverer, Inbound, Services
+from connectors.metrics import SETTLED, Outcome
+from connectors.state import BatchRun
+from hookline.dead_letter import SourceRecord
+from hookline.logs import get_logger
+
+log = get_logger("hookline.connectors")
+
+KEEPALIVE_SECONDS = 0.5  # how often a paused consumer is polled during a batch
+LAG_INTERVAL_SECONDS = 5.0
+FAILED_BATCHES_ALERT = 3
+_REVOKE_TIMEOUT_SECONDS = 30.0
+
+
+class ConnectorRunner:
+    def __init__(
+        self, services: Services, consumer: AsyncConsumer, shutdown_grace_seconds: float
+    ) -> None:
+        self._s = services
+        self._name = services.config.name
+        self._consumer = consumer
+        self._deliverer = Deliverer(services)
+        self._grace = shutdown_grace_seconds
+        self._retry_topic = services.topics.connector_retry(self._name)
+        self._held: dict[TP, float] = {}  # retry partitions paused until (Unix seconds)
+        self._carry: list[Message] = []  # polled while a batch ran: the next batch's head
+        self._batch: asyncio.Task[Counter[Outcome]] | None = None
+        self._tracker: OffsetTracker | None = None
+        self._abandoned = False
+        self._failed_batches = 0
+        self._next_lag = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.assigned = asyncio.Event()  # set once the group gave this instance partitions
+
+    def topics(self) -> list[str]:
+        topics = self._s.topics
+        return [*(topics.events(f) for f in self._s.config.families), self._retry_topic]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set; raise when infrastructure fails (Kafka, PostgreSQL)."""
+        self._loop = asyncio.get_running_loop()
+        await self._consumer.subscribe(self.topics(), self._on_assign, self._on_revoke)
+        log.info("connector started", connector=self._name, topics=self.topics())
+        while not stop.is_set():
+            await self._resume_due()
+            polled = await self._consumer.consume(self._s.config.batch_size, self._poll_timeout())
+            messages, self._carry = [*self._carry, *polled], []
+            items = await self._intake(messages)
+            if items:
+                await self._run_batch(items, stop)
+            await self._export_lag()
+        log.info("connector stopping", connector=self._name)
+
+    # --- intake: decode, and hold back retry records that are not due -------------------
+
+    async def _intake(self, messages: Iterable[Message]) -> list[Inbound]:
+        items: list[Inbound] = []
+        blocked: set[TP] = set()
+        now = time.time()
+        for msg in messages:
+            if msg.error() is not None:
+                log.warning("consumer error", connector=self._name, error=str(msg.error()))
+                continue
+            record = SourceRecord.from_message(msg)
+            tp = (record.topic, record.partition)
+            if tp in blocked or tp not in self._consumer.assigned:
+                continue  # re-read after the rewind below, or no longer ours
+            item = Inbound.decode(record, self._retry_topic)
+            if item.retry is not None and item.retry.due_ms / 1000 > now:
+                blocked.add(tp)
+                await self._hold(tp, record.offset, item.retry.due_ms / 1000)
+                continue
+            items.append(item)
+        return items
+
+    async def _hold(self, tp: TP, offset: int, due: float) -> None:
+        await self._consumer.pause([tp])
+        await self._consumer.rewind(tp, offset)
+        self._held[tp] = due
+
+    async def _resume_due(self) -> None:
+        now = time.time()
+        due = [tp for tp, when in self._held.items() if when <= now]
+        for tp in due:
+            del self._held[tp]
+        await self._consumer.resume(tp for tp in due if tp in self._consumer.assigned)
+
+    def _poll_timeout(self) -> float:
+        timeout = self._s.config.poll_timeout_seconds
+        if self._held:
+            timeout = min(timeout, max(0.0, min(self._held.values()) - time.time()))
+        return timeout
+
+    # --- one batch -----------------------------------------------------------------------
+
+    async def _run_batch(self, items: list[Inbound], stop: asyncio.Event) -> None:
+        started = datetime.now(UTC)
+        tracker = self._tracker = OffsetTracker(
+            ((i.record.topic, i.record.partition), i.record.offset) for i in items
+        )
+        self._abandoned = False
+        await self._consumer.pause(self._consumer.assigned)
+        task = self._batch = asyncio.create_task(self._deliver_all(items, tracker))
+        await self._wait_keeping_alive(task, stop, tracker)
+        if self._abandoned:
+            return  # rebalanced: committed in the revoke callback, the batch is gone
+        await self._consumer.commit(tracker.committable())
+        await self._consumer.resume(self._consumer.assigned - self._held.keys())
+        error = None if task.cancelled() else task.exception()
+        counts = task.result() if not task.cancelled() and error is None else Counter()
+        await self._finish_batch(items, counts, error, started)
+        if error is not None:
+            raise error
+
+    async def _deliver_all(self, items: list[Inbound], tracker: OffsetTracker) -> Counter[Outcome]:
+        cache = await self._s.states.load({i.key for i in items if i.event is not None})
+        groups: dict[str, list[Inbound]] = defaultdict(list)
+        for item in items:
+            groups[item.key].append(item)
+        counts: Counter[Outcome] = Counter()
+        slots = asyncio.Semaphore(self._s.config.concurrency)
+
+        async def deliver_group(group: list[Inbound]) -> None:
+            async with slots:
+                for item in group:
+                    outcome = await self._deliverer.deliver(item, cache)
+                    tracker.done((item.record.topic, item.record.partition), item.record.offset)
+                    counts[outcome] += 1
+                    self._s.metrics.deliveries.labels(self._name, outcome.value).inc()
+
+        async with asyncio.TaskGroup() as group_tasks:
+            for group in groups.values():
+                group_tasks.create_task(deliver_group(group))
+        return counts
+
+    async def _wait_keeping_alive(
+        self, task: asyncio.Task[Counter[Outcome]], stop: asyncio.Event, tracker: OffsetTracker
+    ) -> None:
+        """Wait for the batch, polling the paused consumer and committing progress."""
+        deadline: float | None = None
+        while not task.done():
+            await asyncio.wait({task}, timeout=KEEPALIVE_SECONDS)
+            if task.done() or self._abandoned:
+                break
+            self._carry += await self._consumer.consume(self._s.config.batch_size, 0)
+            if self._abandoned:
+                break  # a rebalance happened inside that poll
+            await self._consumer.commit(tracker.committable())
+            if stop.is_set():
+                deadline = deadline or time.monotonic() + self._grace
+                if time.monotonic() > deadline:
+                    task.cancel()
+                    await asyncio.wait({task})
+
+    async def _finish_batch(
+        self,
+        items: list[Inbound],
+        counts: Counter[Outcome],
+        error: BaseException | None,
+        started: datetime,
+    ) -> None:
+        outcome = batch_outcome(counts, error)
+        self._s.metrics.batches.labels(self._name, outcome).inc()
+        self._failed_batches = self._failed_batches + 1 if outcome == "failed" else 0
+        run = BatchRun(
+            sources=tuple(sorted({i.event.source for i in items if i.event is not None})),
+            destination=self._s.config.destination.type,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            record_count=len(items),
+            outcome=outcome,
+            counts={o.value: n for o, n in counts.items()},
+            topics=tuple(sorted({i.record.topic for i in items})),
+        )
+        try:
+            await self._s.states.record_batch(run)
+        except Exception:
+            log.exception("sync log write failed", connector=self._name)
+        if self._failed_batches == FAILED_BATCHES_ALERT:
+            summary = f"{self._name}: {FAILED_BATCHES_ALERT} batches in a row failed"
+            details = {"last_counts": str(run.counts), "error": str(error) if error else None}
+            await self._s.alerter.alert(Alert(self._name, "batches_failing", summary, details))
+
+    # --- rebalance callbacks (run on the consumer thread) ----------------------------------
+
+    def _on_assign(self, tps: list[TP]) -> None:
+        for tp in tps:
+            self._held.pop(tp, None)  # a fresh assignment is not paused
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.assigned.set)
+
+    def _on_revoke(self, tps: list[TP]) -> list[TopicPartition]:
+        """Cancel the batch, wait for it, and return the offsets to commit before the
+        partitions go to another instance."""
+        for tp in tps:
+            self._held.pop(tp, None)
+        batch, loop = self._batch, self._loop
+        if batch is not None and not batch.done() and loop is not None:
+            self._abandoned = True
+            future = asyncio.run_coroutine_threadsafe(_cancel(batch), loop)
+            try:
+                future.result(_REVOKE_TIMEOUT_SECONDS)
+            except Exception:
+                log.exception("batch did not stop for a rebalance", connector=self._name)
+        log.info("partitions revoked", connector=self._name, partitions=len(tps))
+        return self._tracker.committable(tps) if self._tracker else []
+
+    async def _export_lag(self) -> None:
+        if time.monotonic() < self._next_lag:
+            return
+        self._next_lag = time.monotonic() + LAG_INTERVAL_SECONDS
+        lag = await self._consumer.lag()
+        for topic in self.topics():
+            self._s.metrics.consumer_lag.labels(self._name, topic).set(lag.get(topic, 0))
+
+
+async def _cancel(task: asyncio.Task[Counter[Outcome]]) -> None:
+    task.cancel()
+    await asyncio.wait({task})
+
+
+def batch_outcome(counts: Counter[Outcome], error: BaseException | None) -> str:
+    """``ok``: every record settled; ``partial``: some retried or dead-lettered;
+    ``failed``: none settled, or the batch itself failed."""
+    if error is not None:
+        return "failed"
+    unsettled = counts[Outcome.RETRIED] + counts[Outcome.DEAD_LETTERED]
+    if not unsettled:
+        return "ok"
+    return "partial" if any(counts[o] for o in SETTLED) else "failed"

@@ -1,0 +1,186 @@
+"""Building and supervising connector instances.
+
+:func:`open_connector` builds one connector's resources (its own PostgreSQL pool, Kafka
+producer and consumer, HTTP session, breaker, rate-limit bucket) and closes them in the
+right order. :func:`supervise` runs it and restarts it with growing pauses when it fails;
+:func:`run_connectors` runs every configured connector as a task of its own, so a
+connector that fails never blocks another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+
+from confluent_kafka.admin import AdminClient
+from psycopg_pool import AsyncConnectionPool
+
+from connectors.alerts import Alert, Alerter, AlertSink, LoggingAlertSink
+from connectors.breaker import BreakerGate, BreakerState
+from connectors.config import ConnectorConfig
+from connectors.consumer import AsyncConsumer
+from connectors.delivery import Services
+from connectors.destinations import REGISTRY
+from connectors.http import HttpClient
+from connectors.metrics import ConnectorMetrics
+from connectors.ratelimit import TokenBucket
+from connectors.runner import ConnectorRunner
+from connectors.state import StateStore
+from hookline.db import create_pool
+from hookline.kafka_clients import AsyncProducer, consumer_config, ensure_topics, producer_config
+from hookline.logs import get_logger
+from hookline.settings import Settings
+from hookline.topics import Topics
+
+log = get_logger("hookline.connectors")
+
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+@asynccontextmanager
+async def open_connector(
+    config: ConnectorConfig, settings: Settings, metrics: ConnectorMetrics, alerter: Alerter
+) -> AsyncIterator[ConnectorRunner]:
+    topics = Topics(settings.kafka.topic_prefix)
+    await asyncio.to_thread(prepare_topics, settings, config, topics)
+    async with AsyncExitStack() as stack:
+        pool = create_pool(settings.postgres)
+        await pool.open(wait=True)
+        stack.push_async_callback(pool.close)
+        producer = AsyncProducer(producer_config(settings.kafka, f"connector-{config.name}"))
+        stack.push_async_callback(asyncio.to_thread, producer.close)
+        spec = REGISTRY[config.destination.type]
+        http = HttpClient(
+            config.name,
+            metrics,
+            timeout_seconds=config.destination.timeout_seconds,
+            extra_retriable=spec.extra_retriable,
+            max_connections=config.concurrency,
+        )
+        stack.push_async_callback(http.close)
+        services = Services(
+            config=config,
+            destination=spec.create(config.destination, http),
+            states=StateStore(pool, config.name),
+            limiter=await _bucket(config, pool, metrics),
+            gate=_gate(config, metrics, alerter),
+            producer=producer,
+            topics=topics,
+            metrics=metrics,
+            alerter=alerter,
+            draw=random.random,
+        )
+        consumer = AsyncConsumer(_consumer_config(config, settings), config.name)
+        stack.push_async_callback(consumer.close)
+        yield ConnectorRunner(services, consumer, settings.connectors.shutdown_timeout_seconds)
+
+
+def prepare_topics(settings: Settings, config: ConnectorConfig, topics: Topics) -> None:
+    """Create the retry and dead-letter topics, as many partitions as the sources have."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    metadata = admin.list_topics(timeout=30).topics
+    counts = {
+        len(metadata[t].partitions) for f in config.families if (t := topics.events(f)) in metadata
+    }
+    partitions = max(counts, default=settings.kafka.default_partitions)
+    ensure_topics(settings.kafka, topics.for_connector(config.name, partitions))
+    retry = metadata.get(topics.connector_retry(config.name))
+    if len(counts) > 1 or (retry is not None and len(retry.partitions) != partitions):
+        log.warning(
+            "partition counts differ: one entity's changes may reach two instances",
+            connector=config.name,
+        )
+
+
+def _consumer_config(config: ConnectorConfig, settings: Settings) -> dict[str, object]:
+    group = config.consumer_group(settings.kafka.topic_prefix)
+    options = consumer_config(settings.kafka, group, f"connector-{config.name}")
+    options["session.timeout.ms"] = config.session_timeout_ms
+    if settings.connectors.instance_id:
+        options["group.instance.id"] = f"{config.name}-{settings.connectors.instance_id}"
+    return options
+
+
+async def _bucket(
+    config: ConnectorConfig, pool: AsyncConnectionPool, metrics: ConnectorMetrics
+) -> TokenBucket | None:
+    if config.rate_limit is None:
+        return None
+    gauge = metrics.rate_limit_tokens.labels(config.name)
+    bucket = TokenBucket(pool, config.bucket(), config.rate_limit, gauge)
+    await bucket.ensure()
+    return bucket
+
+
+def _gate(config: ConnectorConfig, metrics: ConnectorMetrics, alerter: Alerter) -> BreakerGate:
+    name = config.name
+    gauge = metrics.breaker_state.labels(name)
+    gauge.set(BreakerState.CLOSED)
+    pending: set[asyncio.Task[bool]] = set()
+
+    def on_transition(previous: BreakerState, state: BreakerState, cooldown: float) -> None:
+        gauge.set(state)
+        log.warning(
+            "breaker transition",
+            connector=name,
+            from_state=previous.name.lower(),
+            to_state=state.name.lower(),
+            cooldown_seconds=cooldown,
+        )
+        if state is BreakerState.OPEN:
+            summary = f"{name}: destination failing, delivery paused for {cooldown:g} s"
+            task = asyncio.get_running_loop().create_task(
+                alerter.alert(Alert(name, "breaker_open", summary, {"cooldown": cooldown}))
+            )
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+    return BreakerGate(config.breaker, time.monotonic, on_transition)
+
+
+async def supervise(
+    config: ConnectorConfig,
+    settings: Settings,
+    metrics: ConnectorMetrics,
+    alerter: Alerter,
+    stop: asyncio.Event,
+    *,
+    on_start: Callable[[ConnectorRunner], None] | None = None,
+) -> None:
+    """Run one connector until ``stop``; restart it (1 s … 60 s apart) when it fails."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            async with open_connector(config, settings, metrics, alerter) as runner:
+                if on_start is not None:
+                    on_start(runner)
+                await runner.run(stop)
+        except Exception as exc:
+            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
+            failures += 1
+            log.exception("connector failed", connector=config.name, restart_in=delay)
+            summary = f"{config.name}: connector failed, restarting in {delay:g} s"
+            await alerter.alert(Alert(config.name, "crashed", summary, {"error": str(exc)}))
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+        else:
+            return
+
+
+async def run_connectors(
+    settings: Settings,
+    configs: Mapping[str, ConnectorConfig],
+    metrics: ConnectorMetrics,
+    stop: asyncio.Event,
+    sink: AlertSink | None = None,
+) -> None:
+    """Every connector in a task of its own, until ``stop`` is set."""
+    alerter = Alerter(
+        sink or LoggingAlertSink(), metrics, settings.connectors.alert_min_interval_seconds
+    )
+    async with asyncio.TaskGroup() as group:
+        for config in configs.values():
+            group.create_task(supervise(config, settings, metrics, alerter, stop))

@@ -1,0 +1,130 @@
+"""A connector's records in PostgreSQL: applied state, held conflicts, the sync log.
+
+- ``connector_entity_state``: per (connector, entity) the hash, version, source and body
+  of the state last applied. Written only after the destination accepted the change,
+  and never to an older version (``WHERE excluded.version >= version``), so a late
+  writer cannot roll it back.
+- ``conflicts``: changes held by the manual-review policy, with both versions; one row
+  per (connector, CloudEvent id), so a re-delivered change is recorded once.
+- ``sync_runs``: one row per batch (sources, destination, record count, outcome,
+  duration, counts by outcome).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from connectors.conflicts import AppliedState
+from connectors.destinations.base import Change
+
+_LOAD = """
+SELECT entity_key, state_hash, version, source, state
+FROM connector_entity_state WHERE connector = %s AND entity_key = ANY(%s)
+"""
+_SAVE = """
+INSERT INTO connector_entity_state
+    (connector, entity_key, state_hash, version, source, state, event_id, applied_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+ON CONFLICT (connector, entity_key) DO UPDATE SET
+    state_hash = excluded.state_hash, version = excluded.version, source = excluded.source,
+    state = excluded.state, event_id = excluded.event_id, applied_at = excluded.applied_at
+WHERE connector_entity_state.version IS NULL
+   OR excluded.version >= connector_entity_state.version
+"""
+_HOLD = """
+INSERT INTO conflicts (connector, entity_key, policy, current_state, incoming, event_id)
+VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (connector, event_id) DO NOTHING
+"""
+_RUN = """
+INSERT INTO sync_runs (connector, source, destination, started_at, finished_at,
+                       record_count, outcome, detail)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+"""
+
+
+def _json(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=lambda v: orjson.dumps(v).decode())
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRun:
+    sources: tuple[str, ...]
+    destination: str
+    started_at: datetime
+    finished_at: datetime
+    record_count: int
+    outcome: str
+    counts: Mapping[str, int]
+    topics: tuple[str, ...]
+
+
+class StateStore:
+    def __init__(self, pool: AsyncConnectionPool, connector: str) -> None:
+        self._pool = pool
+        self._connector = connector
+
+    async def load(self, keys: Collection[str]) -> dict[str, AppliedState]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_LOAD, (self._connector, list(keys)))
+            rows = await cursor.fetchall()
+        return {row[0]: AppliedState(row[1], row[2], row[3], row[4]) for row in rows}
+
+    async def save(self, change: Change) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                _SAVE,
+                (
+                    self._connector,
+                    change.entity_key,
+                    change.state_hash,
+                    change.version,
+                    change.source,
+                    _json(change.state),
+                    change.event_id,
+                ),
+            )
+
+    async def hold_conflict(self, change: Change, prior: AppliedState, policy: str) -> None:
+        current = {"source": prior.source, "version": prior.version, "state": prior.state}
+        incoming = {"source": change.source, "version": change.version, "state": change.state}
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                _HOLD,
+                (
+                    self._connector,
+                    change.entity_key,
+                    policy,
+                    _json(_jsonable(current)),
+                    _json(_jsonable(incoming)),
+                    change.event_id,
+                ),
+            )
+
+    async def record_batch(self, run: BatchRun) -> None:
+        detail = {"counts": dict(run.counts), "topics": list(run.topics)}
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                _RUN,
+                (
+                    self._connector,
+                    ",".join(run.sources)[:500] or None,
+                    run.destination,
+                    run.started_at,
+                    run.finished_at,
+                    run.record_count,
+                    run.outcome,
+                    _json(detail),
+                ),
+            )
+
+
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in value.items()}

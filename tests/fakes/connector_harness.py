@@ -1,0 +1,139 @@
+"""Helpers for connector tests: events, producing them, running a connector in-process,
+waiting on conditions (never sleeping and hoping)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from confluent_kafka import Producer
+from prometheus_client import CollectorRegistry
+
+from connectors.alerts import Alert, Alerter
+from connectors.config import BreakerConfig, ConnectorConfig, RetryConfig
+from connectors.destinations.http_upsert import HttpUpsertConfig
+from connectors.metrics import ConnectorMetrics
+from connectors.runner import ConnectorRunner
+from connectors.service import supervise
+from hookline.kafka_clients import producer_config
+from hookline.metrics import new_registry
+from hookline.settings import Settings
+from schemas.events import CloudEvent, Customer
+from tests.fakes.destination_api import TOKEN
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def customer_event(
+    entity: str, version: float, *, source: str = "shop", email: str | None = None, **fields: Any
+) -> CloudEvent:
+    """A customer change; ``version`` is seconds after T0 (its ``updated_at``)."""
+    email = email or f"{entity}@example.com"
+    data = Customer(id=f"cust:{entity}", updated_at=at(version), email=email, **fields)
+    return CloudEvent.build(
+        source=source,
+        provider="test",
+        provider_event_id=uuid.uuid4().hex,
+        provider_event_type="customer.updated",
+        action="updated",
+        time=at(version),
+        data=data,
+    )
+
+
+def produce(
+    settings: Settings, topic: str, events: Iterable[CloudEvent], partition: int | None = None
+) -> None:
+    producer = Producer(producer_config(settings.kafka, "test"))
+    for event in events:
+        extra = {} if partition is None else {"partition": partition}
+        producer.produce(
+            topic,
+            key=event.subject.encode(),
+            value=event.model_dump_json().encode(),
+            headers=[("test-header", b"kept")],
+            **extra,
+        )
+    assert producer.flush(10) == 0
+
+
+def connector_config(name: str, base_url: str, **overrides: Any) -> ConnectorConfig:
+    """A connector with the schedule shortened for tests."""
+    fields: dict[str, Any] = {
+        "name": name,
+        "families": ("customer",),
+        "poll_timeout_seconds": 0.2,
+        "session_timeout_ms": 6000,
+        "retry": RetryConfig(delays_seconds=(0.2, 0.4, 0.8, 1.6), jitter=0.1),
+        "breaker": BreakerConfig(cooldown_seconds=1.0, max_cooldown_seconds=4.0),
+        "destination": HttpUpsertConfig(base_url=base_url, token=TOKEN),  # type: ignore[arg-type]
+    }
+    fields.update(overrides)
+    return ConnectorConfig.model_validate(fields)
+
+
+async def until(condition: Callable[[], bool], within: float = 20.0, what: str = "") -> None:
+    """Wait until ``condition()`` holds; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what or condition}")
+        await asyncio.sleep(0.02)
+
+
+@dataclass
+class RecordingSink:
+    alerts: list[Alert] = field(default_factory=list)
+
+    async def send(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+    def kinds(self) -> list[str]:
+        return [a.kind for a in self.alerts]
+
+
+@dataclass
+class RunningConnector:
+    runner: ConnectorRunner
+    registry: CollectorRegistry
+    sink: RecordingSink
+    name: str
+
+    def count(self, outcome: str) -> float:
+        labels = {"connector": self.name, "outcome": outcome}
+        return self.registry.get_sample_value("hookline_connector_deliveries_total", labels) or 0
+
+
+@asynccontextmanager
+async def running_connector(
+    settings: Settings, config: ConnectorConfig
+) -> AsyncIterator[RunningConnector]:
+    """The connector, supervised as in production, once the group gave it partitions."""
+    registry = new_registry()
+    metrics = ConnectorMetrics(registry)
+    sink = RecordingSink()
+    alerter = Alerter(sink, metrics, min_interval_seconds=0)
+    stop = asyncio.Event()
+    runners: list[ConnectorRunner] = []
+    task = asyncio.create_task(
+        supervise(config, settings, metrics, alerter, stop, on_start=runners.append)
+    )
+    try:
+        await until(lambda: bool(runners) or task.done(), 30, "the connector to start")
+        if task.done():
+            task.result()
+        await asyncio.wait_for(runners[0].assigned.wait(), 30)
+        yield RunningConnector(runners[-1], registry, sink, config.name)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)

@@ -1,0 +1,170 @@
+"""A local JSON upsert API with scripted faults that counts effective writes.
+
+Imitates what :mod:`connectors.destinations.http_upsert` calls, the way an API that
+honours idempotency keys behaves (Stripe-style):
+
+- ``PUT /{family}/{entity id}``: upsert of a JSON object; ``200 {"id", "created"}``.
+- ``Authorization: Bearer <token>``: 401 otherwise.
+- ``Idempotency-Key``: a key whose first request succeeded is answered again from memory
+  without writing (a *replay*); a key whose requests failed is processed afresh.
+- Scripted faults: a queue of :class:`Reply` per entity, then a queue for any call, then
+  200. A reply may carry ``Retry-After``, other headers (rate-limit headers), a body and
+  a delay (latency).
+- ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` on every answer when ``rate_limit``
+  is set (a fixed window).
+
+It records every call (time, entity, key, status) and every *effective write* (a write
+performed, at most one per idempotency key), and counts *regressions*: writes whose
+``X-Hookline-Version`` is older than the version the entity already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "test-token"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    retry_after: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Call:
+    at: float  # time.monotonic()
+    method: str
+    entity: str
+    key: str
+    status: int
+    replay: bool
+
+
+class FakeDestinationApi:
+    def __init__(self, token: str = TOKEN, latency: float = 0.0) -> None:
+        self.token = token
+        self.latency = latency
+        self.rate_limit: tuple[int, float] | None = None  # (limit, window seconds)
+        self.calls: list[Call] = []
+        self.state: dict[str, dict[str, Any]] = {}  # entity -> last body written
+        self.versions: dict[str, str] = {}
+        self.effective_writes: Counter[str] = Counter()  # idempotency key -> writes
+        self.writes_by_entity: Counter[str] = Counter()
+        self.regressions = 0
+        self._by_entity: dict[str, deque[Reply]] = {}
+        self._any_call: deque[Reply] = deque()
+        self._answered: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._window: tuple[float, int] = (0.0, 0)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # --- scripting -----------------------------------------------------------------------
+
+    def script_entity(self, entity: str, *replies: Reply) -> None:
+        self._by_entity.setdefault(entity, deque()).extend(replies)
+
+    def script_calls(self, *replies: Reply) -> None:
+        self._any_call.extend(replies)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_put("/{family}/{entity}", self._put)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self.base_url
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- views ---------------------------------------------------------------------------
+
+    def calls_for(self, entity: str) -> list[Call]:
+        return [c for c in self.calls if c.entity == entity]
+
+    @property
+    def total_effective_writes(self) -> int:
+        return sum(self.effective_writes.values())
+
+    # --- the endpoint --------------------------------------------------------------------
+
+    async def _put(self, request: web.Request) -> web.Response:
+        entity = request.match_info["entity"]
+        key = request.headers.get("Idempotency-Key", "")
+        reply = self._next_reply(entity)
+        delay = reply.delay or self.latency
+        if delay:
+            await asyncio.sleep(delay)
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            reply = Reply(401, body={"error": "unauthorized"})
+        if key in self._answered:
+            status, body = self._answered[key]
+            self._record(request, entity, key, status, replay=True)
+            return web.json_response(body, status=status, headers=self._headers(reply))
+        if reply.status < 300:
+            return await self._write(request, entity, key, reply)
+        self._record(request, entity, key, reply.status, replay=False)
+        body = reply.body or {"error": f"scripted {reply.status}"}
+        return web.json_response(body, status=reply.status, headers=self._headers(reply))
+
+    async def _write(
+        self, request: web.Request, entity: str, key: str, reply: Reply
+    ) -> web.Response:
+        body = await request.json()
+        version = request.headers.get("X-Hookline-Version", "")
+        if version and self.versions.get(entity, "") > version:
+            self.regressions += 1
+        created = entity not in self.state
+        self.state[entity] = body
+        self.versions[entity] = max(version, self.versions.get(entity, ""))
+        self.effective_writes[key] += 1
+        self.writes_by_entity[entity] += 1
+        answer = {"id": entity, "created": created}
+        if key:
+            self._answered[key] = (reply.status, answer)
+        self._record(request, entity, key, reply.status, replay=False)
+        return web.json_response(answer, status=reply.status, headers=self._headers(reply))
+
+    def _next_reply(self, entity: str) -> Reply:
+        queue = self._by_entity.get(entity)
+        if queue:
+            return queue.popleft()
+        if self._any_call:
+            return self._any_call.popleft()
+        return Reply()
+
+    def _headers(self, reply: Reply) -> dict[str, str]:
+        headers = dict(reply.headers)
+        if reply.retry_after is not None:
+            headers["Retry-After"] = f"{reply.retry_after:g}"
+        if self.rate_limit is not None:
+            limit, window = self.rate_limit
+            started, used = self._window
+            now = time.monotonic()
+            if now - started >= window:
+                started, used = now, 0
+            self._window = (started, used + 1)
+            headers["X-RateLimit-Remaining"] = str(max(0, limit - used - 1))
+            headers["X-RateLimit-Reset"] = f"{max(0.0, started + window - now):.3f}"
+        return headers
+
+    def _record(
+        self, request: web.Request, entity: str, key: str, status: int, *, replay: bool
+    ) -> None:
+        self.calls.append(Call(time.monotonic(), request.method, entity, key, status, replay))

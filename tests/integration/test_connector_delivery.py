@@ -1,0 +1,157 @@
+"""The connector runtime against real Kafka and PostgreSQL and a local fake API: retries,
+Retry-After, dead letters, change detection, staleness, no stalled partitions."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import psycopg
+
+from connectors.config import BreakerConfig, RateLimitConfig, RetryConfig
+from hookline.settings import Settings
+from hookline.topics import Topics
+from schemas.dead_letter import DeadLetterContext, original_headers
+from tests.conftest import ConsumeFn
+from tests.fakes.connector_harness import (
+    connector_config,
+    customer_event,
+    produce,
+    running_connector,
+    until,
+)
+from tests.fakes.destination_api import FakeDestinationApi, Reply
+
+ENTITY = "cust:a"
+
+
+async def test_503_then_success_is_retried_and_applied_once(
+    connector_settings: Settings, fake_api: FakeDestinationApi
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    fake_api.script_entity(ENTITY, Reply(503))
+    config = connector_config("crm", fake_api.base_url)
+    async with running_connector(connector_settings, config) as conn:
+        produce(connector_settings, topics.events("customer"), [customer_event("a", 1)])
+        await until(lambda: conn.count("applied") == 1, what="the retried change applied")
+        assert conn.count("retried") == 1
+    assert [c.status for c in fake_api.calls_for(ENTITY)] == [503, 200]
+    assert fake_api.total_effective_writes == 1
+    assert fake_api.state[ENTITY]["email"] == "a@example.com"
+    with psycopg.connect(connector_settings.postgres.conninfo()) as db:
+        runs = db.execute("SELECT record_count, outcome, detail FROM sync_runs").fetchall()
+    assert sum(r[0] for r in runs) == 2  # the source record, then the retry record
+    assert {r[1] for r in runs} == {"failed", "ok"}
+    assert {k for r in runs for k in r[2]["counts"]} == {"retried", "applied"}
+
+
+async def test_429_retry_after_is_honoured(
+    connector_settings: Settings, fake_api: FakeDestinationApi
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    fake_api.script_entity(ENTITY, Reply(429, retry_after=1.5))
+    limit = RateLimitConfig(requests_per_second=50, burst=5)
+    config = connector_config("crm", fake_api.base_url, rate_limit=limit)
+    async with running_connector(connector_settings, config) as conn:
+        produce(connector_settings, topics.events("customer"), [customer_event("a", 1)])
+        await until(lambda: conn.count("applied") == 1, what="the throttled change applied")
+    first, second = fake_api.calls_for(ENTITY)
+    assert (first.status, second.status) == (429, 200)
+    assert second.at - first.at >= 1.5  # the backoff alone would have been 0.2 s
+    assert fake_api.total_effective_writes == 1
+
+
+async def test_400_dead_letters_at_once_with_context(
+    connector_settings: Settings, fake_api: FakeDestinationApi, consume: ConsumeFn
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    fake_api.script_entity(ENTITY, Reply(400, body={"error": "invalid email", "field": "email"}))
+    event = customer_event("a", 1)
+    config = connector_config("crm", fake_api.base_url)
+    async with running_connector(connector_settings, config) as conn:
+        produce(connector_settings, topics.events("customer"), [event])
+        await until(lambda: conn.count("dead_lettered") == 1, what="the dead letter")
+        assert conn.sink.kinds() == ["dead_letter"]
+    [dead] = consume(topics.connector_dead_letter("crm"), 1)
+    assert len(fake_api.calls_for(ENTITY)) == 1  # never retried
+    assert dead.key() == event.subject.encode()
+    assert orjson.loads(dead.value() or b"") == orjson.loads(event.model_dump_json())
+    assert original_headers(dead.headers() or []) == [("test-header", b"kept")]
+    context = DeadLetterContext.from_headers(dead.headers() or [])
+    assert context.topic == topics.events("customer")
+    assert (context.stage, context.component, context.attempts) == ("deliver", "crm", 1)
+    assert (context.exception_class, context.http_status) == ("PermanentError", 400)
+    assert "invalid email" in (context.http_body or "")
+
+
+async def test_last_attempt_dead_letters_with_the_original_position(
+    connector_settings: Settings, fake_api: FakeDestinationApi, consume: ConsumeFn
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    fake_api.script_entity(ENTITY, *[Reply(503)] * 3)
+    config = connector_config(
+        "crm",
+        fake_api.base_url,
+        retry=RetryConfig(delays_seconds=(0.1,), max_attempts=3, jitter=0),
+        breaker=BreakerConfig(failure_threshold=100),
+    )
+    async with running_connector(connector_settings, config) as conn:
+        produce(connector_settings, topics.events("customer"), [customer_event("a", 1)])
+        await until(lambda: conn.count("dead_lettered") == 1, what="the dead letter")
+        assert conn.count("retried") == 2
+    [dead] = consume(topics.connector_dead_letter("crm"), 1)
+    context = DeadLetterContext.from_headers(dead.headers() or [])
+    assert (context.topic, context.offset, context.attempts) == (topics.events("customer"), 0, 3)
+    assert context.http_status == 503
+    assert original_headers(dead.headers() or []) == [("test-header", b"kept")]
+    assert fake_api.total_effective_writes == 0
+
+
+async def test_unchanged_state_is_skipped(
+    connector_settings: Settings, fake_api: FakeDestinationApi
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    config = connector_config("crm", fake_api.base_url)
+    same = [customer_event("a", 1), customer_event("a", 2), customer_event("a", 3)]
+    async with running_connector(connector_settings, config) as conn:
+        produce(connector_settings, topics.events("customer"), same)
+        await until(lambda: conn.count("skipped_unchanged") == 2, what="two skipped repeats")
+        produce(connector_settings, topics.events("customer"), [customer_event("a", 4, phone="1")])
+        await until(lambda: conn.count("applied") == 2, what="the real change applied")
+    assert fake_api.writes_by_entity[ENTITY] == 2
+    assert fake_api.state[ENTITY]["phone"] == "1"
+
+
+async def test_stale_change_is_skipped(
+    connector_settings: Settings, fake_api: FakeDestinationApi
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    config = connector_config("crm", fake_api.base_url)
+    newer, older = customer_event("a", 10, phone="new"), customer_event("a", 5, phone="old")
+    async with running_connector(connector_settings, config) as conn:
+        produce(connector_settings, topics.events("customer"), [newer, older])
+        await until(lambda: conn.count("skipped_stale") == 1, what="the stale change skipped")
+        assert conn.count("applied") == 1
+    assert fake_api.state[ENTITY]["phone"] == "new"
+    assert fake_api.regressions == 0
+
+
+async def test_entity_in_retry_does_not_stall_others_on_its_partition(
+    connector_settings: Settings, fake_api: FakeDestinationApi
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    fake_api.script_entity("cust:slow", *[Reply(503)] * 3)
+    config = connector_config(
+        "crm", fake_api.base_url, retry=RetryConfig(delays_seconds=(1.0,), jitter=0)
+    )
+    others = [customer_event(f"o{i}", 1) for i in range(20)]
+    async with running_connector(connector_settings, config) as conn:
+        produce(connector_settings, topics.events("customer"), [customer_event("slow", 1)], 0)
+        await until(lambda: conn.count("retried") == 1, what="the slow entity in retry")
+        started = time.monotonic()
+        produce(connector_settings, topics.events("customer"), others, partition=0)
+        await until(lambda: conn.count("applied") == 20, what="the other entities")
+        assert time.monotonic() - started < 2.0  # bound: well under the slow one's retries
+        assert "cust:slow" not in fake_api.state
+        await until(lambda: "cust:slow" in fake_api.state, what="the slow entity at last")
+    assert [c.status for c in fake_api.calls_for("cust:slow")] == [503, 503, 503, 200]
