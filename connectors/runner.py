@@ -68,6 +68,10 @@ class ConnectorRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.assigned = asyncio.Event()  # set once the group gave this instance partitions
 
+    def partitions(self) -> set[TP]:
+        """The partitions this instance holds now."""
+        return set(self._consumer.assigned)
+
     def topics(self) -> list[str]:
         topics = self._s.topics
         return [*(topics.events(f) for f in self._s.config.families), self._retry_topic]

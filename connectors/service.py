@@ -99,6 +99,8 @@ def _consumer_config(config: ConnectorConfig, settings: Settings) -> dict[str, o
     group = config.consumer_group(settings.kafka.topic_prefix)
     options = consumer_config(settings.kafka, group, f"connector-{config.name}")
     options["session.timeout.ms"] = config.session_timeout_ms
+    # Frequent heartbeats: a rebalance reaches the other instances within a second or two.
+    options["heartbeat.interval.ms"] = min(3000, config.session_timeout_ms // 6)
     if settings.connectors.instance_id:
         options["group.instance.id"] = f"{config.name}-{settings.connectors.instance_id}"
     return options

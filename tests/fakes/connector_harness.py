@@ -14,6 +14,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
 from connectors.alerts import Alert, Alerter
 from connectors.config import BreakerConfig, ConnectorConfig, RetryConfig
@@ -56,13 +57,12 @@ def produce(
 ) -> None:
     producer = Producer(producer_config(settings.kafka, "test"))
     for event in events:
-        extra = {} if partition is None else {"partition": partition}
         producer.produce(
             topic,
             key=event.subject.encode(),
             value=event.model_dump_json().encode(),
             headers=[("test-header", b"kept")],
-            **extra,
+            partition=-1 if partition is None else partition,  # -1: by key
         )
     assert producer.flush(10) == 0
 
@@ -76,7 +76,7 @@ def connector_config(name: str, base_url: str, **overrides: Any) -> ConnectorCon
         "session_timeout_ms": 6000,
         "retry": RetryConfig(delays_seconds=(0.2, 0.4, 0.8, 1.6), jitter=0.1),
         "breaker": BreakerConfig(cooldown_seconds=1.0, max_cooldown_seconds=4.0),
-        "destination": HttpUpsertConfig(base_url=base_url, token=TOKEN),  # type: ignore[arg-type]
+        "destination": HttpUpsertConfig(base_url=base_url, token=SecretStr(TOKEN)),
     }
     fields.update(overrides)
     return ConnectorConfig.model_validate(fields)
