@@ -101,6 +101,7 @@ class ConnectorConfig(_Config):
     concurrency: int = Field(16, ge=1, le=512, description="Entities delivered at once.")
     poll_timeout_seconds: float = Field(0.5, gt=0, description="Longest wait in one poll.")
     session_timeout_ms: int = Field(10_000, ge=6000, description="Kafka group session.")
+    lag_interval_seconds: float = Field(5.0, gt=0, description="How often lag is exported.")
     retry: RetryConfig = Field(default_factory=RetryConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     rate_limit: RateLimitConfig | None = Field(None, description="None: no proactive limit.")

@@ -5,7 +5,8 @@ source) and an incoming change, in this order:
 
 1. no prior state                              -> APPLY
 2. same state hash as applied                  -> UNCHANGED (skipped; this is also what
-                                                  suppresses echoes in two-way syncs)
+                                                  suppresses echoes in two-way syncs; a
+                                                  newer version is remembered)
 3. incoming version older than the applied one -> STALE (skipped: an older change never
                                                   overwrites a newer one)
 4. a **conflict** (below)                      -> the connector's policy decides

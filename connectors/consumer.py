@@ -37,7 +37,11 @@ class AsyncConsumer:
     async def subscribe(
         self, topics: Sequence[str], on_assign: AssignHook, on_revoke: RevokeHook
     ) -> None:
-        def assigned(_c: Consumer, parts: list[TopicPartition]) -> None:
+        def assigned(consumer: Consumer, parts: list[TopicPartition]) -> None:
+            # librdkafka keeps a partition's pause across rebalances: a partition paused
+            # for a batch that the rebalance abandoned would stay silent. Start afresh.
+            consumer.assign(parts)
+            consumer.resume(parts)
             tps = [(p.topic, p.partition) for p in parts]
             self.assigned |= set(tps)
             on_assign(tps)

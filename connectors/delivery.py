@@ -3,7 +3,7 @@
 ::
 
     decode ─✗─▶ dead letter (stage "decode")
-    wants? ─✗─▶ skipped_unwanted
+    wants? ─✗─▶ skipped_unwanted      (wants or state_for raising: dead letter, "transform")
     judge (connectors.conflicts) ─▶ skipped_unchanged | skipped_stale | conflict
     breaker permit ▶ rate-limit token ▶ destination.apply(change, idempotency key)
         ok ────────────▶ state written ▶ applied
@@ -22,7 +22,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -114,9 +114,13 @@ class Deliverer:
         if event is None:
             error = PermanentError(f"not a CloudEvent: {item.problem}")
             return await self._dead_letter(item, error, stage="decode")
-        if not self._s.destination.wants(event):
-            return Outcome.SKIPPED_UNWANTED
-        change = self._change(event)
+        try:
+            if not self._s.destination.wants(event):
+                return Outcome.SKIPPED_UNWANTED
+            change = self._change(event)
+        except Exception as exc:  # a mapping bug must not stop the connector on this record
+            error = PermanentError(f"{type(exc).__name__}: {exc}")
+            return await self._dead_letter(item, error, stage="transform")
         prior = cache.get(change.entity_key)
         judgement = judge(
             prior, change.state_hash, change.version, change.source, self._s.config.conflict
@@ -128,12 +132,17 @@ class Deliverer:
             cache[change.entity_key] = AppliedState(
                 change.state_hash, change.version, change.source, dict(change.state)
             )
+        elif outcome is Outcome.SKIPPED_UNCHANGED and prior is not None:
+            newest = max(change.version, prior.version or change.version)
+            cache[change.entity_key] = replace(prior, version=newest)
         return outcome
 
     async def _act(
         self, item: Inbound, change: Change, prior: AppliedState | None, verdict: Verdict
     ) -> Outcome:
         if verdict is Verdict.UNCHANGED:
+            if prior is not None and (prior.version is None or change.version > prior.version):
+                await self._s.states.advance(change)  # a later change in between is stale
             return Outcome.SKIPPED_UNCHANGED
         if verdict is Verdict.STALE:
             return Outcome.SKIPPED_STALE

@@ -43,7 +43,6 @@ from hookline.logs import get_logger
 log = get_logger("hookline.connectors")
 
 KEEPALIVE_SECONDS = 0.5  # how often a paused consumer is polled during a batch
-LAG_INTERVAL_SECONDS = 5.0
 FAILED_BATCHES_ALERT = 3
 _REVOKE_TIMEOUT_SECONDS = 30.0
 
@@ -236,6 +235,7 @@ class ConnectorRunner:
             self._held.pop(tp, None)
         batch, loop = self._batch, self._loop
         if batch is not None and not batch.done() and loop is not None:
+            log.info("batch abandoned for a rebalance", connector=self._name)
             self._abandoned = True
             future = asyncio.run_coroutine_threadsafe(_cancel(batch), loop)
             try:
@@ -248,7 +248,7 @@ class ConnectorRunner:
     async def _export_lag(self) -> None:
         if time.monotonic() < self._next_lag:
             return
-        self._next_lag = time.monotonic() + LAG_INTERVAL_SECONDS
+        self._next_lag = time.monotonic() + self._s.config.lag_interval_seconds
         lag = await self._consumer.lag()
         for topic in self.topics():
             self._s.metrics.consumer_lag.labels(self._name, topic).set(lag.get(topic, 0))

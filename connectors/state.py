@@ -3,7 +3,8 @@
 - ``connector_entity_state``: per (connector, entity) the hash, version, source and body
   of the state last applied. Written only after the destination accepted the change,
   and never to an older version (``WHERE excluded.version >= version``), so a late
-  writer cannot roll it back.
+  writer cannot roll it back. An unchanged state seen at a newer version advances the
+  version only.
 - ``conflicts``: changes held by the manual-review policy, with both versions; one row
   per (connector, CloudEvent id), so a re-delivered change is recorded once.
 - ``sync_runs``: one row per batch (sources, destination, record count, outcome,
@@ -37,6 +38,10 @@ ON CONFLICT (connector, entity_key) DO UPDATE SET
     state = excluded.state, event_id = excluded.event_id, applied_at = excluded.applied_at
 WHERE connector_entity_state.version IS NULL
    OR excluded.version >= connector_entity_state.version
+"""
+_ADVANCE = """
+UPDATE connector_entity_state SET version = %s
+WHERE connector = %s AND entity_key = %s AND (version IS NULL OR version < %s)
 """
 _HOLD = """
 INSERT INTO conflicts (connector, entity_key, policy, current_state, incoming, event_id)
@@ -91,6 +96,13 @@ class StateStore:
                     change.event_id,
                 ),
             )
+
+    async def advance(self, change: Change) -> None:
+        """An unchanged state seen at a newer version: remember the version, so that a
+        change older than it but newer than the applied one is still stale."""
+        key = (change.version, self._connector, change.entity_key, change.version)
+        async with self._pool.connection() as conn:
+            await conn.execute(_ADVANCE, key)
 
     async def hold_conflict(self, change: Change, prior: AppliedState, policy: str) -> None:
         current = {"source": prior.source, "version": prior.version, "state": prior.state}

@@ -162,3 +162,66 @@ async def test_entity_in_retry_does_not_stall_others_on_its_partition(
         assert "cust:slow" not in fake_api.state
         await until(lambda: "cust:slow" in fake_api.state, what="the slow entity at last")
     assert [c.status for c in fake_api.calls_for("cust:slow")] == [503, 503, 503, 200]
+
+
+async def test_a_change_older_than_an_unchanged_repeat_is_stale(
+    connector_settings: Settings, fake_api: FakeDestinationApi
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    config = connector_config("crm", fake_api.base_url)
+    events = [
+        customer_event("a", 1, phone="A"),
+        customer_event("a", 3, phone="A"),  # unchanged, but its version is remembered
+        customer_event("a", 2, phone="B"),  # newer than the applied one, older than that
+    ]
+    async with running_connector(connector_settings, config) as conn:
+        produce(connector_settings, topics.events("customer"), events)
+        await until(lambda: conn.count("skipped_stale") == 1, what="the late change skipped")
+        assert conn.count("skipped_unchanged") == 1
+    assert fake_api.state[ENTITY]["phone"] == "A"
+    assert fake_api.writes_by_entity[ENTITY] == 1
+
+
+async def test_three_failed_batches_in_a_row_raise_an_alert(
+    connector_settings: Settings, fake_api: FakeDestinationApi
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    fake_api.script_calls(*[Reply(503)] * 3)
+    config = connector_config(
+        "crm",
+        fake_api.base_url,
+        retry=RetryConfig(max_attempts=1),
+        breaker=BreakerConfig(failure_threshold=100),
+    )
+    async with running_connector(connector_settings, config) as conn:
+        for n in range(3):
+            produce(connector_settings, topics.events("customer"), [customer_event(f"{n}", 1)])
+            await until(lambda n=n: conn.count("dead_lettered") == n + 1, what="a dead letter")
+        await until(lambda: "batches_failing" in conn.sink.kinds(), what="the alert")
+    assert conn.sink.kinds().count("dead_letter") == 3
+    with psycopg.connect(connector_settings.postgres.conninfo()) as db:
+        outcomes = [r[0] for r in db.execute("SELECT outcome FROM sync_runs ORDER BY id")]
+    assert outcomes == ["failed"] * 3
+
+
+async def test_consumer_lag_is_exported(
+    connector_settings: Settings, fake_api: FakeDestinationApi
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    limit = RateLimitConfig(requests_per_second=20, burst=1)
+    config = connector_config(
+        "crm", fake_api.base_url, rate_limit=limit, batch_size=5, lag_interval_seconds=0.1
+    )
+    lags: list[float] = []
+    labels = {"connector": "crm", "topic": topics.events("customer")}
+    async with running_connector(connector_settings, config) as conn:
+        events = [customer_event(f"e{i}", 1) for i in range(30)]
+        produce(connector_settings, topics.events("customer"), events, partition=0)
+
+        def drained() -> bool:
+            lag = conn.registry.get_sample_value("hookline_connector_consumer_lag_records", labels)
+            lags.append(lag or 0)
+            return conn.count("applied") == 30 and lag == 0
+
+        await until(drained, what="the lag back to zero")
+    assert max(lags) >= 10
