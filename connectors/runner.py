@@ -2,10 +2,11 @@
 
 **Batches.** A poll returns up to ``batch_size`` records of the normalised topics and the
 retry topic. Records of one entity (the Kafka key) are delivered one after another, in
-order; different entities concurrently (``concurrency``). While a batch is delivered every
-partition is paused and the consumer keeps polling, so a slow batch (a rate limit, a
-breaker waiting out its cooldown) never trips ``max.poll.interval.ms`` and consumption
-simply stops: that is how an open breaker pauses the connector.
+order; different entities concurrently (``concurrency``). While a batch is delivered the
+consumer keeps polling into a buffer of at most one batch (the next batch's head), so
+fetching overlaps delivery and a slow batch (a rate limit, a breaker waiting out its
+cooldown) never trips ``max.poll.interval.ms``. Once the buffer is full every partition is
+paused: consumption stops, which is how an open breaker pauses the connector.
 
 **Retry topic.** A retry record that is not due yet is not delivered: the runner seeks its
 partition back to it and keeps that partition paused until it is due. The normalised
@@ -62,6 +63,7 @@ class ConnectorRunner:
         self._batch: asyncio.Task[Counter[Outcome]] | None = None
         self._tracker: OffsetTracker | None = None
         self._abandoned = False
+        self._throttled = False  # every partition paused because the carry is full
         self._failed_batches = 0
         self._next_lag = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -82,13 +84,30 @@ class ConnectorRunner:
         log.info("connector started", connector=self._name, topics=self.topics())
         while not stop.is_set():
             await self._resume_due()
-            polled = await self._consumer.consume(self._s.config.batch_size, self._poll_timeout())
-            messages, self._carry = [*self._carry, *polled], []
+            await self._fill_carry(0 if self._carry else self._poll_timeout())
+            messages, self._carry = self._carry, []
             items = await self._intake(messages)
             if items:
                 await self._run_batch(items, stop)
             await self._export_lag()
         log.info("connector stopping", connector=self._name)
+
+    async def _fill_carry(self, wait: float) -> None:
+        """Poll into the carry, up to one batch. While it is full every partition is paused
+        (backpressure): a batch that takes long (an open breaker) stops consumption."""
+        room = self._s.config.batch_size - len(self._carry)
+        if room > 0:
+            self._carry += await self._consumer.consume(room, wait)
+            return
+        if not self._throttled:
+            self._throttled = True
+            await self._consumer.pause(self._consumer.assigned)
+        self._carry += await self._consumer.consume(1, 0)  # serves callbacks; fetches nothing
+
+    async def _unthrottle(self) -> None:
+        if self._throttled:
+            self._throttled = False
+            await self._consumer.resume(self._consumer.assigned - self._held.keys())
 
     # --- intake: decode, and hold back retry records that are not due -------------------
 
@@ -138,13 +157,12 @@ class ConnectorRunner:
             ((i.record.topic, i.record.partition), i.record.offset) for i in items
         )
         self._abandoned = False
-        await self._consumer.pause(self._consumer.assigned)
         task = self._batch = asyncio.create_task(self._deliver_all(items, tracker))
         await self._wait_keeping_alive(task, stop, tracker)
+        await self._unthrottle()
         if self._abandoned:
             return  # rebalanced: committed in the revoke callback, the batch is gone
         await self._consumer.commit(tracker.committable())
-        await self._consumer.resume(self._consumer.assigned - self._held.keys())
         error = None if task.cancelled() else task.exception()
         counts = task.result() if not task.cancelled() and error is None else Counter()
         await self._finish_batch(items, counts, error, started)
@@ -175,13 +193,13 @@ class ConnectorRunner:
     async def _wait_keeping_alive(
         self, task: asyncio.Task[Counter[Outcome]], stop: asyncio.Event, tracker: OffsetTracker
     ) -> None:
-        """Wait for the batch, polling the paused consumer and committing progress."""
+        """Wait for the batch, polling (into the carry) and committing progress."""
         deadline: float | None = None
         while not task.done():
             await asyncio.wait({task}, timeout=KEEPALIVE_SECONDS)
             if task.done() or self._abandoned:
                 break
-            self._carry += await self._consumer.consume(self._s.config.batch_size, 0)
+            await self._fill_carry(0)
             if self._abandoned:
                 break  # a rebalance happened inside that poll
             await self._consumer.commit(tracker.committable())
@@ -231,8 +249,11 @@ class ConnectorRunner:
     def _on_revoke(self, tps: list[TP]) -> list[TopicPartition]:
         """Cancel the batch, wait for it, and return the offsets to commit before the
         partitions go to another instance."""
-        for tp in tps:
+        gone = set(tps)
+        for tp in gone:
             self._held.pop(tp, None)
+        # The next owner reads them from the committed offset: so do we, if they come back.
+        self._carry = [m for m in self._carry if (m.topic(), m.partition()) not in gone]
         batch, loop = self._batch, self._loop
         if batch is not None and not batch.done() and loop is not None:
             log.info("batch abandoned for a rebalance", connector=self._name)

@@ -29,7 +29,6 @@ from connectors.metrics import ConnectorMetrics
 from connectors.ratelimit import TokenBucket
 from connectors.runner import ConnectorRunner
 from connectors.state import StateStore
-from hookline.db import create_pool
 from hookline.kafka_clients import AsyncProducer, consumer_config, ensure_topics, producer_config
 from hookline.logs import get_logger
 from hookline.settings import Settings
@@ -47,7 +46,7 @@ async def open_connector(
     topics = Topics(settings.kafka.topic_prefix)
     await asyncio.to_thread(prepare_topics, settings, config, topics)
     async with AsyncExitStack() as stack:
-        pool = create_pool(settings.postgres)
+        pool = _pool(settings)
         await pool.open(wait=True)
         stack.push_async_callback(pool.close)
         producer = AsyncProducer(producer_config(settings.kafka, f"connector-{config.name}"))
@@ -76,6 +75,19 @@ async def open_connector(
         consumer = AsyncConsumer(_consumer_config(config, settings), config.name)
         stack.push_async_callback(consumer.close)
         yield ConnectorRunner(services, consumer, settings.connectors.shutdown_timeout_seconds)
+
+
+def _pool(settings: Settings) -> AsyncConnectionPool:
+    """Autocommit connections: every statement of the connectors is atomic on its own, and
+    a transaction around each would cost two more round trips (BEGIN, COMMIT)."""
+    postgres = settings.postgres
+    return AsyncConnectionPool(
+        postgres.conninfo(),
+        min_size=postgres.pool_min_size,
+        max_size=postgres.pool_max_size,
+        kwargs={"autocommit": True},
+        open=False,
+    )
 
 
 def prepare_topics(settings: Settings, config: ConnectorConfig, topics: Topics) -> None:

@@ -4,7 +4,8 @@
   of the state last applied. Written only after the destination accepted the change,
   and never to an older version (``WHERE excluded.version >= version``), so a late
   writer cannot roll it back. An unchanged state seen at a newer version advances the
-  version only.
+  version only. Saves are group-committed: those requested while one is being written
+  go together in the next transaction (one WAL flush instead of one each).
 - ``conflicts``: changes held by the manual-review policy, with both versions; one row
   per (connector, CloudEvent id), so a re-delivered change is recorded once.
 - ``sync_runs``: one row per batch (sources, destination, record count, outcome,
@@ -13,10 +14,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from psycopg.types.json import Jsonb
@@ -24,6 +26,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from connectors.conflicts import AppliedState
 from connectors.destinations.base import Change
+
+T = TypeVar("T")
 
 _LOAD = """
 SELECT entity_key, state_hash, version, source, state
@@ -71,10 +75,42 @@ class BatchRun:
     topics: tuple[str, ...]
 
 
+class GroupWriter(Generic[T]):
+    """Group commit: items submitted while a write is in flight are written together by
+    the next one, in one transaction. ``submit`` returns once its item is durable."""
+
+    def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
+        self._write = write
+        self._pending: list[tuple[T, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._write([item for item, _ in batch])
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+
 class StateStore:
     def __init__(self, pool: AsyncConnectionPool, connector: str) -> None:
         self._pool = pool
         self._connector = connector
+        self._saves = GroupWriter(self._save_all)
 
     async def load(self, keys: Collection[str]) -> dict[str, AppliedState]:
         async with self._pool.connection() as conn:
@@ -83,19 +119,24 @@ class StateStore:
         return {row[0]: AppliedState(row[1], row[2], row[3], row[4]) for row in rows}
 
     async def save(self, change: Change) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                _SAVE,
-                (
-                    self._connector,
-                    change.entity_key,
-                    change.state_hash,
-                    change.version,
-                    change.source,
-                    _json(change.state),
-                    change.event_id,
-                ),
+        """Write the applied state; returns once it is durable (group-committed)."""
+        await self._saves.submit(change)
+
+    async def _save_all(self, changes: list[Change]) -> None:
+        rows = [
+            (
+                self._connector,
+                c.entity_key,
+                c.state_hash,
+                c.version,
+                c.source,
+                _json(c.state),
+                c.event_id,
             )
+            for c in changes
+        ]
+        async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.executemany(_SAVE, rows)
 
     async def advance(self, change: Change) -> None:
         """An unchanged state seen at a newer version: remember the version, so that a

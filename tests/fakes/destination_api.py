@@ -78,12 +78,13 @@ class FakeDestinationApi:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    async def start(self) -> str:
+    async def start(self, port: int = 0) -> str:
         app = web.Application()
         app.router.add_put("/{family}/{entity}", self._put)
+        app.router.add_get("/_stats", self._stats)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}"
@@ -101,6 +102,16 @@ class FakeDestinationApi:
     @property
     def total_effective_writes(self) -> int:
         return sum(self.effective_writes.values())
+
+    async def _stats(self, _request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "calls": len(self.calls),
+                "effective_writes": self.total_effective_writes,
+                "replays": sum(c.replay for c in self.calls),
+                "regressions": self.regressions,
+            }
+        )
 
     # --- the endpoint --------------------------------------------------------------------
 
@@ -168,3 +179,19 @@ class FakeDestinationApi:
         self, request: web.Request, entity: str, key: str, status: int, *, replay: bool
     ) -> None:
         self.calls.append(Call(time.monotonic(), request.method, entity, key, status, replay))
+
+
+async def serve(port: int) -> None:
+    """Serve until cancelled (``python -m tests.fakes.destination_api PORT``: benchmarks)."""
+    api = FakeDestinationApi()
+    await api.start(port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await api.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(serve(int(sys.argv[1])))

@@ -1,0 +1,256 @@
+"""Connector delivery throughput against the raw aiohttp client's ceiling, in the same run,
+and the share of calls that change detection avoids on a stream with repeats.
+
+1. ceiling: a bare ``aiohttp`` client PUTs ``BENCH_EVENTS`` distinct entities to the local
+   fake API (its own process) with ``BENCH_CONCURRENCY`` requests in flight;
+2. connector: the same number of CloudEvents on a normalised topic (real Kafka), delivered
+   by the connector runtime (real PostgreSQL: state hash written per change, change
+   detection, breaker, audit log line per call rendered as JSON) with the same concurrency;
+   deliveries/s from assignment to the last one applied;
+3. change detection: a seeded stream of updates, "touches" (only ``updated_at`` moves),
+   echoes from the destination's own source and late re-sends; the share of events that
+   caused no call.
+
+Loopback only. Results: bench/results/connectors.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import aiohttp
+import orjson
+import psycopg
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from bench.common import ROOT, free_port, stop, wait_http, write_result
+from connectors.alerts import Alerter, LoggingAlertSink
+from connectors.config import parse_connectors
+from connectors.metrics import ConnectorMetrics
+from connectors.runner import ConnectorRunner
+from connectors.service import supervise
+from hookline.db import apply_migrations
+from hookline.kafka_clients import ensure_topics, producer_config
+from hookline.logs import configure_logging
+from hookline.metrics import new_registry
+from hookline.settings import LogSettings, Settings
+from hookline.topics import Topics
+from tests.fakes.connector_harness import customer_event, until
+from tests.fakes.destination_api import TOKEN
+
+EVENTS = int(os.environ.get("BENCH_EVENTS", "5000"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+STREAM_EVENTS = int(os.environ.get("BENCH_STREAM_EVENTS", "3000"))
+STREAM_ENTITIES = 500
+#: Composition of the stream with repeats (shares of events after each entity's first).
+MIX = {"update": 0.40, "touch": 0.35, "echo": 0.15, "late": 0.10}
+
+
+@contextmanager
+def fake_api() -> Iterator[str]:
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.fakes.destination_api", str(port)]
+    process = subprocess.Popen(argv, cwd=ROOT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base_url}/_stats")
+        yield base_url
+    finally:
+        stop(process)
+
+
+@contextmanager
+def fresh_database(settings: Settings) -> Iterator[Settings]:
+    name = f"bench{uuid.uuid4().hex[:10]}"
+    admin = settings.postgres.conninfo()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    bench = settings.model_copy(
+        update={"postgres": settings.postgres.model_copy(update={"database": name})}
+    )
+    apply_migrations(bench.postgres.conninfo())
+    try:
+        yield bench
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def fresh_topics(settings: Settings) -> Iterator[Settings]:
+    prefix = f"bench{uuid.uuid4().hex[:10]}"
+    kafka = settings.kafka.model_copy(update={"topic_prefix": prefix})
+    ensure_topics(kafka, Topics(prefix).core(kafka.default_partitions))
+    try:
+        yield settings.model_copy(update={"kafka": kafka})
+    finally:
+        admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix + ".")]
+        for future in admin.delete_topics(names, operation_timeout=30).values():
+            future.result()
+
+
+async def raw_ceiling(base_url: str) -> dict[str, float]:
+    """The same PUTs (bodies, headers) from a bare aiohttp session, bodies built in
+    advance: the most a client gets out of the fake."""
+    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
+    for n in range(EVENTS):
+        data = customer_event(f"raw{n}", 1).data
+        body = orjson.dumps(data.model_dump(mode="json", exclude={"updated_at"}))
+        headers = {
+            "Authorization": f"Bearer {TOKEN}",
+            "Idempotency-Key": str(uuid.uuid4()),
+            "X-Hookline-Version": data.updated_at.isoformat(),
+            "X-Hookline-Source": "shop",
+            "Content-Type": "application/json",
+        }
+        queue.put_nowait((f"{base_url}/customer/{data.id}", body, headers))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            url, body, headers = queue.get_nowait()
+            async with session.put(url, data=body, headers=headers) as resp:
+                await resp.read()
+                assert resp.status == 200
+
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    return {"requests": EVENTS, "seconds": round(elapsed, 3), "per_second": EVENTS / elapsed}
+
+
+def produce(settings: Settings, events: list[Any]) -> None:
+    producer = Producer(producer_config(settings.kafka, "bench"))
+    topic = Topics(settings.kafka.topic_prefix).events("customer")
+    for event in events:
+        producer.produce(topic, key=event.subject.encode(), value=event.model_dump_json())
+        producer.poll(0)
+    assert producer.flush(30) == 0
+
+
+async def run_connector(
+    settings: Settings, base_url: str, name: str, expected: int
+) -> tuple[float, dict[str, float]]:
+    """Run a connector until ``expected`` records are dealt with; (seconds, outcomes)."""
+    table = {
+        "families": ["customer"],
+        "concurrency": CONCURRENCY,
+        "destination": {"type": "http_upsert", "base_url": base_url, "token": TOKEN},
+    }
+    [config] = parse_connectors({"connectors": {name: table}}, {}).values()
+    registry = new_registry()
+    metrics = ConnectorMetrics(registry)
+    alerter = Alerter(LoggingAlertSink(), metrics, 300)
+    stop_event, runners = asyncio.Event(), list[ConnectorRunner]()
+    task = asyncio.create_task(
+        supervise(config, settings, metrics, alerter, stop_event, on_start=runners.append)
+    )
+
+    def outcomes() -> dict[str, float]:
+        return {
+            s.labels["outcome"]: s.value
+            for m in registry.collect()
+            if m.name == "hookline_connector_deliveries"
+            for s in m.samples
+            if s.name.endswith("_total")
+        }
+
+    await until(lambda: bool(runners), 60, "the connector")
+    await asyncio.wait_for(runners[0].assigned.wait(), 60)
+    started = time.perf_counter()
+    await until(lambda: sum(outcomes().values()) >= expected, 600, "every record")
+    elapsed = time.perf_counter() - started
+    stop_event.set()
+    await task
+    return elapsed, outcomes()
+
+
+def repeat_stream(seed: int = 7) -> tuple[list[Any], dict[str, int]]:
+    """Per entity a first snapshot, then updates, touches, echoes and late re-sends."""
+    rng = random.Random(seed)
+    latest: dict[int, tuple[float, str]] = {}
+    events, kinds = [], dict.fromkeys(["first", *MIX], 0)
+    clock = 0.0
+    while len(events) < STREAM_EVENTS:
+        clock += 1
+        n = rng.randrange(STREAM_ENTITIES)
+        kind = "first" if n not in latest else rng.choices(list(MIX), list(MIX.values()))[0]
+        version, phone = latest.get(n, (clock, f"p{clock:g}"))
+        if kind in {"first", "update"}:
+            version, phone = clock, f"p{clock:g}"
+        elif kind in {"touch", "echo"}:
+            version = clock
+        else:  # late: an older change arriving after a newer one
+            version, phone = version - 0.5, f"late{clock:g}"
+        source = "crm" if kind == "echo" else "shop"
+        events.append(customer_event(f"s{n}", version, source=source, phone=phone))
+        if kind != "late":
+            latest[n] = (version, phone)
+        kinds[kind] += 1
+    return events, kinds
+
+
+async def measure(settings: Settings, base_url: str) -> dict[str, Any]:
+    """Each phase on topics of its own: a connector reads its topic from the start."""
+    ceiling = await raw_ceiling(base_url)
+    with fresh_topics(settings) as phase:
+        produce(phase, [customer_event(f"t{n}", 1) for n in range(EVENTS)])
+        seconds, counts = await run_connector(phase, base_url, "throughput", EVENTS)
+    assert counts.get("applied") == EVENTS, counts
+    stream, kinds = repeat_stream()
+    with fresh_topics(settings) as phase:
+        produce(phase, stream)
+        _, outcomes = await run_connector(phase, base_url, "repeats", len(stream))
+    return report(ceiling, seconds, kinds, outcomes)
+
+
+def report(
+    ceiling: dict[str, float], seconds: float, kinds: dict[str, int], outcomes: dict[str, float]
+) -> dict[str, Any]:
+    events = sum(kinds.values())
+    calls = outcomes.get("applied", 0) + outcomes.get("retried", 0)
+    return {
+        "config": {"events": EVENTS, "concurrency": CONCURRENCY, "cpus": os.cpu_count()},
+        "raw_aiohttp_ceiling": ceiling,
+        "connector": {
+            "deliveries": EVENTS,
+            "seconds": round(seconds, 3),
+            "per_second": EVENTS / seconds,
+            "share_of_ceiling": (EVENTS / seconds) / ceiling["per_second"],
+        },
+        "change_detection": {
+            "events": events,
+            "stream_composition": kinds,
+            "outcomes": outcomes,
+            "calls_made": calls,
+            "calls_avoided_share": 1 - calls / events,
+        },
+    }
+
+
+def main() -> None:
+    # The audit log is part of the cost: rendered as JSON, written to nowhere.
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    configure_logging(LogSettings(level="INFO", format="json"), stream=devnull)
+    base = Settings(_env_file=None)  # type: ignore[call-arg]
+    with fake_api() as base_url, fresh_database(base) as settings:
+        result = asyncio.run(measure(settings, base_url))
+    path = write_result("connectors", result)
+    print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
