@@ -42,3 +42,7 @@ def ingress() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
@@ -17,25 +19,54 @@ from hookline.kafka_clients import AsyncProducer, Delivered
 from schemas.dead_letter import DeadLetterContext
 
 # Credentials that may sit in an exception's text (URLs with userinfo, bearer tokens,
-# key=value secrets) are masked before the message leaves the process.
+# key=value secrets, Telegram bot tokens) are masked before the text leaves the process.
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
     re.compile(r"(?i)((?:secret|password|token|api[_-]?key|signature)\s*[=:]\s*)[^\s&,;]+"),
-    re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+(@)"),
+    re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+(?=@)"),
     re.compile(r"(?i)(/bot)\d+:[A-Za-z0-9_-]+"),
 )
 
 
 def scrub(text: str) -> str:
     for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(
-            lambda m: m.group(1) + "[redacted]" + (m.group(2) if m.lastindex == 2 else ""), text
-        )
+        text = pattern.sub(r"\1[redacted]", text)
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """A consumed record, whichever client consumed it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: Sequence[tuple[str, bytes]]
+    timestamp_ms: int | None
+
+    @classmethod
+    def from_message(cls, msg: Message) -> SourceRecord:
+        timestamp_type, timestamp = msg.timestamp()
+        return cls(
+            topic=msg.topic() or "",
+            partition=msg.partition() or 0,
+            offset=msg.offset() or 0,
+            key=msg.key(),
+            value=msg.value() or b"",
+            headers=_header_list(msg.headers()),
+            timestamp_ms=None if timestamp_type == TIMESTAMP_NOT_AVAILABLE else timestamp,
+        )
+
+
+def _header_list(raw: object) -> list[tuple[str, bytes]]:
+    items = raw.items() if isinstance(raw, dict) else (raw or [])
+    return [(k, v.encode() if isinstance(v, str) else (v or b"")) for k, v in items]  # type: ignore[attr-defined]
+
+
 def build_context(
-    msg: Message,
+    record: SourceRecord,
     *,
     stage: str,
     component: str,
@@ -45,9 +76,9 @@ def build_context(
     http_body: str | None = None,
 ) -> DeadLetterContext:
     return DeadLetterContext(
-        topic=msg.topic() or "",
-        partition=msg.partition() or 0,
-        offset=msg.offset() or 0,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
         stage=stage,
         component=component,
         exception_class=type(error).__name__,
@@ -59,14 +90,19 @@ def build_context(
     )
 
 
+def dead_letter_headers(
+    record: SourceRecord, context: DeadLetterContext
+) -> list[tuple[str, bytes]]:
+    return [*record.headers, *context.to_headers()]
+
+
 def send_dead_letter(
-    producer: AsyncProducer, topic: str, msg: Message, context: DeadLetterContext
+    producer: AsyncProducer, topic: str, record: SourceRecord, context: DeadLetterContext
 ) -> asyncio.Future[Delivered]:
-    timestamp_type, timestamp = msg.timestamp()
     return producer.send(
         topic,
-        value=msg.value() or b"",
-        key=msg.key(),
-        headers=[*(msg.headers() or []), *context.to_headers()],
-        timestamp=None if timestamp_type == TIMESTAMP_NOT_AVAILABLE else timestamp,
+        value=record.value,
+        key=record.key,
+        headers=dead_letter_headers(record, context),
+        timestamp=record.timestamp_ms,
     )

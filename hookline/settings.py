@@ -61,13 +61,21 @@ class IngressSettings(BaseModel):
 
 
 class ProcessorSettings(BaseModel):
-    app_id: str = Field("hookline-processors", description="faust application id.")
+    app_id: str = Field(
+        "", description="faust application id (consumer group); default {topic_prefix}-processors."
+    )
     web_port: int = Field(6066, description="Port of the worker's metrics/health endpoint.")
     data_dir: Path = Field(Path(".run/processors"), description="Local table state.")
     dedupe_horizon_seconds: int = Field(
         8 * 24 * 3600, ge=3600, description="How long a seen event ID is remembered."
     )
     store: str = Field("rocksdb://", description="faust table store URL.")
+    session_timeout_seconds: float = Field(
+        10.0,
+        ge=6,
+        description="Consumer group session timeout: how soon a dead worker's "
+        "partitions move to a live one.",
+    )
 
 
 class ConnectorSettings(BaseModel):

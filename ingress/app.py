@@ -9,6 +9,7 @@ always as a small JSON body ``{"error": code, "message": text}``. ``/healthz`` (
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 import uuid
@@ -57,7 +58,10 @@ async def receive_webhook(request: web.Request) -> web.Response:
         metrics.requests.labels(UNKNOWN_SOURCE, "404").inc()
         return error_response(404, "unknown_source", "no webhook source is configured at this path")
     response = await _handle_source(request, source)
-    metrics.requests.labels(name, str(response.status)).inc()
+    if response.status == 200:
+        metrics.for_source(name).accepted.inc()
+    else:
+        metrics.requests.labels(name, str(response.status)).inc()
     return response
 
 
@@ -92,9 +96,10 @@ async def _handle_source(request: web.Request, source: SourceConfig) -> web.Resp
             "event store unavailable, retry later",
             **{"Retry-After": str(settings.retry_after_seconds)},
         )
-    metrics.publish_latency.labels(source.name).observe(time.perf_counter() - started)
-    metrics.events_published.labels(source.name).inc(len(webhook.events))
-    metrics.request_body_bytes.labels(source.name).observe(len(body))
+    per_source = metrics.for_source(source.name)
+    per_source.publish_latency.observe(time.perf_counter() - started)
+    per_source.published.inc(len(webhook.events))
+    per_source.body_bytes.observe(len(body))
     event_ids = [e.event_id for e in webhook.events]
     log.debug("webhook accepted", source=source.name, request_id=request_id, events=len(event_ids))
     return web.json_response(
@@ -122,7 +127,22 @@ async def read_body_limited(request: web.Request, limit: int) -> bytes:
 
 def _request_id(request: web.Request) -> str:
     given = request.headers.get("X-Request-Id", "")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if _REQUEST_ID.match(given) else request.app[REQUEST_IDS].next()
+
+
+class RequestIds:
+    """Unique, not secret: a random per-process prefix and a counter cost nothing, where
+    uuid4 reads the kernel's random source on every request."""
+
+    def __init__(self) -> None:
+        self._prefix = uuid.uuid4().hex[:12]
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):012x}"
+
+
+REQUEST_IDS = web.AppKey("request_ids", RequestIds)
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -162,6 +182,7 @@ def create_app(
     app[SETTINGS] = settings
     app[SOURCES] = dict(sources)
     app[METRICS] = IngressMetrics(registry)
+    app[REQUEST_IDS] = RequestIds()
     app.router.add_post("/webhooks/{source}", receive_webhook)
     app.router.add_post("/webhooks/{source}/", receive_webhook)
     app.router.add_get("/healthz", healthz)

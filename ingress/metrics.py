@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -62,3 +64,21 @@ class IngressMetrics:
 
     def watch_producer_queue(self, queue_length: Callable[[], int]) -> None:
         self.producer_queue.set_function(queue_length)
+
+    @cache  # noqa: B019 - one entry per configured source, for the app's lifetime
+    def for_source(self, source: str) -> SourceMetrics:
+        """The per-source children, resolved once: ``labels()`` costs a lock and a lookup."""
+        return SourceMetrics(
+            accepted=self.requests.labels(source, "200"),
+            published=self.events_published.labels(source),
+            publish_latency=self.publish_latency.labels(source),
+            body_bytes=self.request_body_bytes.labels(source),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMetrics:
+    accepted: Counter
+    published: Counter
+    publish_latency: Histogram
+    body_bytes: Histogram

@@ -1,0 +1,36 @@
+"""Processor metrics (see docs/metrics.md)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+#: Outcomes of one raw record. Bounded: they are label values.
+OUTCOMES = ("forwarded", "duplicate", "dead_lettered")
+
+
+class ProcessorMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.records = Counter(
+            "hookline_processor_records_total",
+            "Raw records processed, by provider and outcome (forwarded, duplicate, dead_lettered).",
+            ["provider", "outcome"],
+            registry=registry,
+        )
+        self.events = Counter(
+            "hookline_processor_events_total",
+            "Canonical events produced to the normalised topics, by family.",
+            ["family"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "hookline_processor_dead_letters_total",
+            "Raw records dead-lettered, by exception class.",
+            ["error"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "hookline_processor_record_seconds",
+            "Time to dedupe, normalise and durably produce one raw record.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=registry,
+        )

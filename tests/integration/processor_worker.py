@@ -1,0 +1,103 @@
+"""A faust processor worker as a subprocess, for integration tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer, TopicPartition
+
+from hookline.settings import Settings
+from processors.app import app_id
+from tests.conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ProcessorWorker:
+    """Start, stop, kill -9, and wait until the worker has committed all of its input."""
+
+    def __init__(self, settings: Settings, data_dir: Path, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "HOOKLINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+            "HOOKLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "HOOKLINE_KAFKA__DEFAULT_PARTITIONS": str(settings.kafka.default_partitions),
+            "HOOKLINE_PROCESSORS__DATA_DIR": str(data_dir),
+            "HOOKLINE_PROCESSORS__WEB_PORT": str(free_port()),
+            "HOOKLINE_LOG__FORMAT": "console",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "processors"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def committed_lag(self, topic: str) -> int:
+        """Records of ``topic`` not yet committed by the worker's consumer group."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.kafka.bootstrap_servers,
+                "group.id": app_id(self.settings),
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            meta = consumer.list_topics(topic, timeout=10).topics[topic]
+            partitions = [TopicPartition(topic, p) for p in meta.partitions]
+            committed = consumer.committed(partitions, timeout=10)
+            lag = 0
+            for tp in committed:
+                high = consumer.get_watermark_offsets(tp, timeout=10)[1]
+                lag += high - max(tp.offset, 0)
+            return lag
+        finally:
+            consumer.close()
+
+    def wait_drained(self, topic: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.alive(), f"worker exited; log:\n{self.log_tail()}"
+            if self.committed_lag(topic) == 0:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"worker did not drain {topic}; log:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
