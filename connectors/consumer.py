@@ -29,6 +29,8 @@ class AsyncConsumer:
         self._consumer = Consumer({**config, "partition.assignment.strategy": "range"})
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"kafka-{name}")
         self.assigned: set[TP] = set()
+        self._on_assign: AssignHook = lambda _tps: None
+        self._on_revoke: RevokeHook = lambda _tps: []
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -37,36 +39,39 @@ class AsyncConsumer:
     async def subscribe(
         self, topics: Sequence[str], on_assign: AssignHook, on_revoke: RevokeHook
     ) -> None:
-        def assigned(consumer: Consumer, parts: list[TopicPartition]) -> None:
-            # librdkafka keeps a partition's pause across rebalances: a partition paused
-            # for a batch that the rebalance abandoned would stay silent. Start afresh.
-            consumer.assign(parts)
-            consumer.resume(parts)
-            tps = [(p.topic, p.partition) for p in parts]
-            self.assigned |= set(tps)
-            on_assign(tps)
-
-        def revoked(consumer: Consumer, parts: list[TopicPartition]) -> None:
-            tps = [(p.topic, p.partition) for p in parts]
-            offsets = on_revoke(tps)
-            if offsets:
-                consumer.commit(offsets=offsets, asynchronous=False)
-            self.assigned -= set(tps)
-
-        def lost(_c: Consumer, parts: list[TopicPartition]) -> None:
-            tps = [(p.topic, p.partition) for p in parts]
-            on_revoke(tps)  # nothing may be committed: the partitions are gone already
-            self.assigned -= set(tps)
-
+        self._on_assign, self._on_revoke = on_assign, on_revoke
         await self._call(
             partial(
                 self._consumer.subscribe,
                 list(topics),
-                on_assign=assigned,
-                on_revoke=revoked,
-                on_lost=lost,
+                on_assign=self._assigned,
+                on_revoke=self._revoked,
+                on_lost=self._lost,
             )
         )
+
+    # The rebalance callbacks: librdkafka runs them on the consumer thread, inside consume.
+
+    def _assigned(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
+        # librdkafka keeps a partition's pause across rebalances: a partition paused for a
+        # batch that the rebalance abandoned would stay silent. Start afresh.
+        consumer.assign(parts)
+        consumer.resume(parts)
+        tps = [(p.topic, p.partition) for p in parts]
+        self.assigned |= set(tps)
+        self._on_assign(tps)
+
+    def _revoked(self, consumer: Consumer, parts: list[TopicPartition]) -> None:
+        tps = [(p.topic, p.partition) for p in parts]
+        offsets = self._on_revoke(tps)
+        if offsets:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        self.assigned -= set(tps)
+
+    def _lost(self, _consumer: Consumer, parts: list[TopicPartition]) -> None:
+        tps = [(p.topic, p.partition) for p in parts]
+        self._on_revoke(tps)  # nothing may be committed: the partitions are gone already
+        self.assigned -= set(tps)
 
     async def consume(self, count: int, wait_seconds: float) -> list[Message]:
         return await self._call(self._consumer.consume, count, wait_seconds)

@@ -203,6 +203,7 @@ class ConnectorRunner:
             if self._abandoned:
                 break  # a rebalance happened inside that poll
             await self._consumer.commit(tracker.committable())
+            await self._export_lag()
             if stop.is_set():
                 deadline = deadline or time.monotonic() + self._grace
                 if time.monotonic() > deadline:

@@ -24,6 +24,7 @@ from connectors.config import ConnectorConfig
 from connectors.consumer import AsyncConsumer
 from connectors.delivery import Services
 from connectors.destinations import REGISTRY
+from connectors.destinations.base import Destination
 from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
 from connectors.ratelimit import TokenBucket
@@ -51,18 +52,9 @@ async def open_connector(
         stack.push_async_callback(pool.close)
         producer = AsyncProducer(producer_config(settings.kafka, f"connector-{config.name}"))
         stack.push_async_callback(asyncio.to_thread, producer.close)
-        spec = REGISTRY[config.destination.type]
-        http = HttpClient(
-            config.name,
-            metrics,
-            timeout_seconds=config.destination.timeout_seconds,
-            extra_retriable=spec.extra_retriable,
-            max_connections=config.concurrency,
-        )
-        stack.push_async_callback(http.close)
         services = Services(
             config=config,
-            destination=spec.create(config.destination, http),
+            destination=await _destination(config, metrics, stack),
             states=StateStore(pool, config.name),
             limiter=await _bucket(config, pool, metrics),
             gate=_gate(config, metrics, alerter),
@@ -75,6 +67,21 @@ async def open_connector(
         consumer = AsyncConsumer(_consumer_config(config, settings), config.name)
         stack.push_async_callback(consumer.close)
         yield ConnectorRunner(services, consumer, settings.connectors.shutdown_timeout_seconds)
+
+
+async def _destination(
+    config: ConnectorConfig, metrics: ConnectorMetrics, stack: AsyncExitStack
+) -> Destination:
+    spec = REGISTRY[config.destination.type]
+    http = HttpClient(
+        config.name,
+        metrics,
+        timeout_seconds=config.destination.timeout_seconds,
+        extra_retriable=spec.extra_retriable,
+        max_connections=config.concurrency,
+    )
+    stack.push_async_callback(http.close)
+    return spec.create(config.destination, http)
 
 
 def _pool(settings: Settings) -> AsyncConnectionPool:

@@ -16,6 +16,7 @@ from tests.fakes.connector_harness import (
 from tests.fakes.destination_api import FakeDestinationApi, Reply
 
 COOLDOWN = 1.0
+EVENTS, BATCH = 30, 4
 
 
 async def test_five_failures_open_the_breaker_no_calls_while_open_probe_closes_it(
@@ -27,13 +28,30 @@ async def test_five_failures_open_the_breaker_no_calls_while_open_probe_closes_i
         "crm",
         fake_api.base_url,
         concurrency=1,
+        batch_size=BATCH,
+        lag_interval_seconds=0.05,
         breaker=BreakerConfig(failure_threshold=5, cooldown_seconds=COOLDOWN),
     )
-    events = [customer_event(f"e{i}", 1) for i in range(8)]
+    events = [customer_event(f"e{i}", 1) for i in range(EVENTS)]
+    lag_labels = {"connector": "crm", "topic": topics.events("customer")}
     async with running_connector(connector_settings, config) as conn:
         produce(connector_settings, topics.events("customer"), events, partition=0)
-        await until(lambda: conn.count("applied") == 8, what="every change applied")
-        assert fake_api.total_effective_writes == 8
+        lags_while_open: list[float] = []
+
+        def sample_then_done() -> bool:
+            gauge = conn.registry.get_sample_value
+            if gauge("hookline_connector_breaker_state", {"connector": "crm"}) == 2:
+                lags_while_open.append(
+                    gauge("hookline_connector_consumer_lag_records", lag_labels) or 0
+                )
+            return conn.count("applied") == EVENTS
+
+        await until(sample_then_done, what="every change applied")
+        assert len(lags_while_open) > 10
+        # Late in the cooldown (the gauge is exported every keepalive), consumption has
+        # stopped: one batch in delivery and one in the buffer at most were read.
+        assert lags_while_open[-1] >= EVENTS - 3 * BATCH
+        assert fake_api.total_effective_writes == EVENTS
         breaker = conn.registry.get_sample_value(
             "hookline_connector_breaker_state", {"connector": "crm"}
         )
