@@ -96,25 +96,36 @@ class PublishError(Exception):
 class AsyncProducer:
     """An idempotent ``acks=all`` producer whose ``send`` resolves on broker acknowledgement.
 
-    A background thread serves librdkafka's delivery reports. It collects every report of
-    one ``poll`` and hands them to each event loop in a single ``call_soon_threadsafe``:
-    one cross-thread wake-up per batch instead of one per record, which under load is the
-    difference between the loop doing work and the two threads trading the GIL.
+    Delivery reports are served on the event loop itself: while records are in flight, a
+    task polls librdkafka without blocking every millisecond or so and each report settles
+    its future directly. No thread hands results over, so under load the loop does not
+    trade the GIL with a poller thread for every batch (measured in bench/bench_ingress.py).
+    A producer belongs to the event loop of its first ``send``.
     """
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._producer = Producer(config)
-        self._reports: list[_Report] = []
-        self._stopping = threading.Event()
-        self._poller = threading.Thread(target=self._poll_forever, name="kafka-poll", daemon=True)
-        self._poller.start()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._in_flight = 0
+        self._work: asyncio.Event | None = None
+        self._poller: asyncio.Task[None] | None = None
 
-    def _poll_forever(self) -> None:
-        while not self._stopping.is_set():
-            self._producer.poll(0.05)  # runs the on_delivery callbacks in this thread
-            if self._reports:
-                reports, self._reports = self._reports, []
-                _hand_over(reports)
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop_thread = threading.get_ident()
+            self._work = asyncio.Event()
+            self._poller = self._loop.create_task(self._poll_while_in_flight(self._work))
+        return self._loop
+
+    async def _poll_while_in_flight(self, work: asyncio.Event) -> None:
+        while True:
+            if self._in_flight == 0:
+                work.clear()
+                await work.wait()
+            self._producer.poll(0)
+            await asyncio.sleep(_POLL_INTERVAL_SECONDS)
 
     def send(
         self,
@@ -128,11 +139,15 @@ class AsyncProducer:
 
         Raises :class:`PublishError` at once when the local queue is full.
         """
-        loop = asyncio.get_running_loop()
+        loop = self._bind()
         future: asyncio.Future[Delivered] = loop.create_future()
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            self._reports.append((loop, future, err, msg))
+            self._in_flight -= 1
+            if threading.get_ident() == self._loop_thread:
+                _settle(future, err, msg)
+            else:  # served by flush() from another thread at shutdown
+                loop.call_soon_threadsafe(_settle, future, err, msg)
 
         try:
             self._producer.produce(
@@ -147,6 +162,9 @@ class AsyncProducer:
             raise PublishError("producer queue is full") from exc
         except KafkaException as exc:
             raise PublishError(str(exc.args[0])) from exc
+        self._in_flight += 1
+        if self._work is not None:
+            self._work.set()
         return future
 
     def broker_reachable(self, timeout: float) -> bool:
@@ -160,35 +178,24 @@ class AsyncProducer:
         return len(self._producer)
 
     def flush(self, timeout: float) -> int:
-        """Wait for queued records; return how many are still undelivered."""
+        """Wait for queued records; return how many are still undelivered (blocking)."""
         return int(self._producer.flush(timeout))
 
     def close(self, timeout: float = 10.0) -> int:
+        """Flush and stop polling; callable from any thread. Returns records not delivered."""
         remaining = self.flush(timeout)
-        self._stopping.set()
-        self._poller.join(timeout=1)
+        if self._poller is not None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._poller.cancel)
         return remaining
 
 
-_Report = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Delivered]", KafkaError | None, Message]
+_POLL_INTERVAL_SECONDS = 0.0005
 
 
-def _hand_over(reports: list[_Report]) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Report]] = {}
-    for report in reports:
-        by_loop.setdefault(report[0], []).append(report)
-    for loop, batch in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_settle_all, batch)
-        except RuntimeError:  # that loop is closed: nobody awaits these futures any more
-            continue
-
-
-def _settle_all(reports: list[_Report]) -> None:
-    for _loop, future, err, msg in reports:
-        if future.done():  # the caller gave up (deadline); the record may still land
-            continue
-        if err is not None:
-            future.set_exception(PublishError(err.str()))
-        else:
-            future.set_result(Delivered(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))
+def _settle(future: asyncio.Future[Delivered], err: KafkaError | None, msg: Message) -> None:
+    if future.done():  # the caller gave up (deadline); the record may still land
+        return
+    if err is not None:
+        future.set_exception(PublishError(err.str()))
+    else:
+        future.set_result(Delivered(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))

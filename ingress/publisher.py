@@ -40,6 +40,8 @@ class Publisher:
             )
             for event in webhook.events
         ]
+        if len(futures) == 1:  # the common case; gather would cost a task and a callback
+            return [await futures[0]]
         return list(await asyncio.gather(*futures))
 
 
