@@ -1,10 +1,16 @@
 """The ``hookline`` command: the composition root that starts Hookline's services.
 
 This is the one module of the shared package that imports the services, lazily, inside
-the command that runs each.
+the command that runs each, so that ``hookline ingress`` never loads faust, for example.
 """
 
 from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -38,6 +44,73 @@ def ingress() -> None:
     from ingress.main import run
 
     run(Settings())
+
+
+@app.command("processors")
+def processors() -> None:
+    """Run the processor worker (dedupe, normalise, fan out)."""
+    from processors.main import run
+
+    run(Settings())
+
+
+@app.command("connectors")
+def connectors(
+    config: Annotated[Path | None, typer.Option(help="Connectors file.")] = None,
+    connector: Annotated[list[str] | None, typer.Option(help="Run only this one.")] = None,
+) -> None:
+    """Run the connectors of the connectors file."""
+    from connectors.main import main as connectors_main
+
+    argv = [*(["--config", str(config)] if config else [])]
+    for name in connector or []:
+        argv += ["--connector", name]
+    connectors_main(argv)
+
+
+@app.command("demo")
+def demo(
+    url: Annotated[str, typer.Option(help="The ingress base URL.")] = "http://127.0.0.1:8080",
+    rate: Annotated[float, typer.Option(min=0.1, max=50, help="Requests per second.")] = 2.0,
+    count: Annotated[int, typer.Option(min=0, help="Requests to send; 0: until Ctrl-C.")] = 0,
+) -> None:
+    """Send signed sample webhooks to a local ingress (the demo's traffic)."""
+    from ingress.demo_traffic import DemoTraffic
+    from ingress.sources import load_sources
+
+    settings = Settings()
+    configure_logging(settings.log)
+    sources = load_sources(settings.ingress.sources_file, os.environ)
+    tally = asyncio.run(DemoTraffic(url, sources).run(rate, count))
+    typer.echo(dict(sorted(tally.items())))
+
+
+@app.command("run")
+def run(
+    demo_traffic: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Send sample traffic.")
+    ] = True,
+    demo_api: Annotated[
+        bool, typer.Option(help="Start the local stand-in destination API.")
+    ] = True,
+) -> None:
+    """Run the whole pipeline in the foreground; Ctrl-C stops it."""
+    from hookline.supervisor import supervise
+
+    settings = Settings()
+    me = [sys.executable, "-m", "hookline.cli"]
+    commands: dict[str, list[str]] = {}
+    if demo_api:
+        commands["demo-api"] = [sys.executable, "-m", "tests.fakes.destination_api", "8090"]
+    commands |= {
+        "ingress": [*me, "ingress"],
+        "processors": [*me, "processors"],
+        "connectors": [*me, "connectors"],
+    }
+    if demo_traffic:
+        url = f"http://{settings.ingress.host}:{settings.ingress.port}"
+        commands["demo"] = [*me, "demo", "--url", url]
+    raise typer.Exit(supervise(commands, os.environ))
 
 
 def main() -> None:

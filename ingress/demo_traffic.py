@@ -1,0 +1,234 @@
+"""Sample webhook traffic for the local demo (``hookline demo``), signed like the real thing.
+
+Posts a steady, bounded trickle to the local ingress: Shopify orders and customers, Stripe
+payment intents, Telegram messages, GitHub pushes and WooCommerce orders, each signed with
+the demo source's secret through the provider module's own ``sign`` twin. To show the
+pipeline's guarantees it also sends, now and then:
+
+- a **redelivery** of an earlier event (same event ID): the processors drop it (dedupe);
+- the **same state again** under a new event ID: the connectors skip it (change detection);
+- a request with a **wrong signature**: the ingress answers 401 and publishes nothing.
+
+Loopback only; ``rate`` requests per second; stops after ``count`` requests (0: until
+interrupted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+import orjson
+
+from hookline.logs import get_logger
+from ingress.providers import REGISTRY
+from ingress.providers.base import SourceConfig
+
+log = get_logger("hookline.demo")
+READY_WAIT_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRequest:
+    source: str
+    body: bytes
+    extra: dict[str, str]
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def shopify_order(n: int, rng: random.Random) -> DemoRequest:
+    order_id = 5_000_000 + rng.randrange(40)  # few orders, many updates: entities repeat
+    total = rng.choice(["19.99", "49.00", "120.50", "7.25"])
+    body = {
+        "id": order_id,
+        "name": f"#{order_id % 10000}",
+        "email": f"buyer{order_id % 7}@example.com",
+        "created_at": "2026-11-20T10:00:00+01:00",
+        "updated_at": _now_iso(),
+        "currency": "EUR",
+        "total_price": total,
+        "subtotal_price": total,
+        "total_tax": "0.00",
+        "financial_status": rng.choice(["pending", "paid"]),
+        "fulfillment_status": None,
+        "customer": {
+            "id": 7_000_000 + order_id % 7,
+            "email": f"buyer{order_id % 7}@example.com",
+            "first_name": "Demo",
+            "last_name": f"Buyer {order_id % 7}",
+        },
+        "line_items": [
+            {
+                "id": n,
+                "sku": "SKU-1",
+                "title": "Mug",
+                "quantity": 1,
+                "price": total,
+                "product_id": 9_000_001,
+            }
+        ],
+    }
+    topic = rng.choice(["orders/create", "orders/updated", "orders/paid"])
+    return DemoRequest(
+        "shopify",
+        orjson.dumps(body),
+        {"topic": topic, "event_id": str(uuid.uuid4()), "shop": "demo.myshopify.com"},
+    )
+
+
+def stripe_payment(n: int, rng: random.Random) -> DemoRequest:
+    intent = f"pi_demo{rng.randrange(30):04d}"
+    status = rng.choice(["succeeded", "processing", "requires_payment_method"])
+    body = {
+        "id": f"evt_demo{uuid.uuid4().hex[:20]}",
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": int(time.time()),
+        "type": f"payment_intent.{'succeeded' if status == 'succeeded' else 'processing'}",
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "data": {
+            "object": {
+                "id": intent,
+                "object": "payment_intent",
+                "amount": 1999 + n % 3,
+                "amount_received": 1999 if status == "succeeded" else 0,
+                "currency": "eur",
+                "status": status,
+                "created": int(time.time()) - 60,
+                "customer": f"cus_demo{rng.randrange(7)}",
+                "description": "Demo order",
+            }
+        },
+    }
+    return DemoRequest("stripe", orjson.dumps(body), {})
+
+
+def telegram_message(n: int, rng: random.Random) -> DemoRequest:
+    body = {
+        "update_id": 800_000 + n,
+        "message": {
+            "message_id": n,
+            "date": int(time.time()),
+            "text": rng.choice(
+                ["Where is my order?", "Thanks!", "/status", "Can I change the address?"]
+            ),
+            "chat": {"id": 4242, "type": "private", "first_name": "Ada"},
+            "from": {"id": 4242, "is_bot": False, "first_name": "Ada", "username": "ada"},
+        },
+    }
+    return DemoRequest("telegram", orjson.dumps(body), {})
+
+
+def github_push(n: int, rng: random.Random) -> DemoRequest:
+    body = {
+        "ref": "refs/heads/main",
+        "after": uuid.uuid4().hex + uuid.uuid4().hex[:8],
+        "repository": {"id": 1296269, "full_name": "octocat/Hello-World"},
+        "pusher": {"name": "octocat"},
+    }
+    return DemoRequest(
+        "github", orjson.dumps(body), {"event": "push", "delivery": str(uuid.uuid4())}
+    )
+
+
+def woocommerce_order(n: int, rng: random.Random) -> DemoRequest:
+    order_id = 700 + rng.randrange(20)
+    body = {
+        "id": order_id,
+        "number": str(order_id),
+        "status": rng.choice(["processing", "completed"]),
+        "currency": "USD",
+        "total": "42.00",
+        "date_created_gmt": "2026-11-20T09:00:00",
+        "date_modified_gmt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "billing": {"email": f"woo{order_id % 5}@example.com", "first_name": "Woo"},
+        "line_items": [{"id": 1, "name": "Hoodie", "quantity": 1, "sku": "H-1", "price": 42}],
+    }
+    return DemoRequest("woocommerce", orjson.dumps(body), {"topic": "order.updated"})
+
+
+GENERATORS: tuple[Callable[[int, random.Random], DemoRequest], ...] = (
+    shopify_order,
+    shopify_order,
+    stripe_payment,
+    telegram_message,
+    github_push,
+    woocommerce_order,
+)
+
+
+class DemoTraffic:
+    def __init__(self, base_url: str, sources: dict[str, SourceConfig], seed: int = 7) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._sources = sources
+        self._rng = random.Random(seed)  # noqa: S311 - demo data, not security
+        self._sent: deque[tuple[DemoRequest, dict[str, str]]] = deque(maxlen=200)
+        self.tally: Counter[str] = Counter()
+
+    def _next(self, n: int) -> tuple[str, DemoRequest, dict[str, str]]:
+        roll = self._rng.random()
+        if self._sent and roll < 0.08:  # redelivery: same bytes, same headers, same event ID
+            request, headers = self._rng.choice(self._sent)
+            return "redelivery", request, headers
+        request = self._rng.choice(GENERATORS)(n, self._rng)
+        source = self._sources[request.source]
+        secret = source.secrets[0].get_secret_value()
+        headers = REGISTRY[source.provider].sign(request.body, secret, time.time(), **request.extra)
+        if roll > 0.98:
+            return "bad_signature", request, {**headers, **_tamper(headers)}
+        self._sent.append((request, headers))
+        return "new", request, headers
+
+    async def run(self, rate: float, count: int) -> Counter[str]:
+        interval = 1.0 / rate
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            await self._wait_ready(session)
+            for n in itertools.count(1) if count == 0 else range(1, count + 1):
+                kind, request, headers = self._next(n)
+                url = f"{self._base_url}/webhooks/{request.source}"
+                try:
+                    async with session.post(url, data=request.body, headers=headers) as response:
+                        self.tally[f"{kind}:{response.status}"] += 1
+                except aiohttp.ClientError:
+                    self.tally[f"{kind}:unreachable"] += 1
+                if n % 50 == 0:
+                    log.info("demo traffic", sent=n, answers=dict(sorted(self.tally.items())))
+                await asyncio.sleep(interval)
+        return self.tally
+
+    async def _wait_ready(self, session: aiohttp.ClientSession) -> None:
+        try:
+            async with asyncio.timeout(READY_WAIT_SECONDS):
+                while not await self._ready(session):
+                    await asyncio.sleep(0.5)
+        except TimeoutError:
+            log.warning("ingress not ready; sending anyway", url=self._base_url)
+
+    async def _ready(self, session: aiohttp.ClientSession) -> bool:
+        try:
+            async with session.get(f"{self._base_url}/readyz") as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+
+def _tamper(headers: dict[str, str]) -> dict[str, str]:
+    """Break the first signature-like header, keeping its shape."""
+    for name, value in headers.items():
+        lowered = name.lower()
+        if any(word in lowered for word in ("signature", "hmac", "secret-token")) and value:
+            return {name: value[:-2] + ("AA" if value[-2:] != "AA" else "BB")}
+    return {}

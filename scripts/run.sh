@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make run`: the whole pipeline locally, with sample traffic, in the foreground.
+# Starts Kafka and PostgreSQL when they are not running (and stops them again on exit),
+# creates topics, applies migrations, then runs ingress, processors, connectors, a
+# stand-in destination API and the demo traffic under one supervisor. Ctrl-C stops all.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+started=()
+cleanup() {
+  for service in "${started[@]}"; do scripts/"$service".sh stop || true; done
+}
+trap cleanup EXIT
+
+if ! scripts/postgres.sh status 2>/dev/null; then scripts/postgres.sh start; started+=(postgres); fi
+if ! scripts/kafka.sh status 2>/dev/null; then scripts/kafka.sh start; started+=(kafka); fi
+
+export HOOKLINE_INGRESS__SOURCES_FILE="${HOOKLINE_INGRESS__SOURCES_FILE:-config/sources.demo.toml}"
+export HOOKLINE_CONNECTORS__CONFIG_FILE="${HOOKLINE_CONNECTORS__CONFIG_FILE:-config/connectors.demo.toml}"
+export HOOKLINE_CONNECTORS__SECRETS__DEMO_API_TOKEN="${HOOKLINE_CONNECTORS__SECRETS__DEMO_API_TOKEN:-test-token}"
+export HOOKLINE_LOG__FORMAT="${HOOKLINE_LOG__FORMAT:-console}"
+
+.venv/bin/hookline setup
+echo
+echo "Hookline is starting: webhooks on http://127.0.0.1:8080/webhooks/{source},"
+echo "metrics on :8080/metrics (ingress), :6066/metrics (processors), :6070/metrics (connectors)."
+echo "Press Ctrl-C to stop."
+echo
+.venv/bin/hookline run "$@"
