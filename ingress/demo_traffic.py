@@ -212,7 +212,7 @@ class DemoTraffic:
     async def _wait_ready(self, session: aiohttp.ClientSession) -> None:
         try:
             async with asyncio.timeout(READY_WAIT_SECONDS):
-                while not await self._ready(session):
+                while not await self._ready(session):  # noqa: ASYNC110 - polls another process
                     await asyncio.sleep(0.5)
         except TimeoutError:
             log.warning("ingress not ready; sending anyway", url=self._base_url)
