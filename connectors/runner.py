@@ -84,7 +84,8 @@ class ConnectorRunner:
         log.info("connector started", connector=self._name, topics=self.topics())
         while not stop.is_set():
             await self._resume_due()
-            await self._fill_carry(0 if self._carry else self._poll_timeout())
+            if len(self._carry) < self._s.config.batch_size:
+                await self._fill_carry(0 if self._carry else self._poll_timeout())
             messages, self._carry = self._carry, []
             items = await self._intake(messages)
             if items:
