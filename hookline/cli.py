@@ -85,6 +85,32 @@ def demo(
     typer.echo(dict(sorted(tally.items())))
 
 
+@app.command("replay")
+def replay(
+    topic: Annotated[
+        str, typer.Argument(help="A dead-letter topic, e.g. hookline.raw.webhooks.dlq.")
+    ],
+    stage: Annotated[str | None, typer.Option(help="Only records failed at this stage.")] = None,
+    component: Annotated[str | None, typer.Option(help="Only this processor/connector.")] = None,
+    exception_class: Annotated[str | None, typer.Option(help="Only this error class.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Replay at most this many.")] = None,
+    group: Annotated[str, typer.Option(help="Replay consumer group.")] = "hookline-replay",
+) -> None:
+    """Send dead letters back to the topic they failed on (once per replay group)."""
+    from hookline.replay import ReplayFilter, replay_dead_letters
+
+    settings = Settings()
+    configure_logging(settings.log)
+    report = replay_dead_letters(
+        settings.kafka,
+        topic,
+        group_id=group,
+        selection=ReplayFilter(stage, component, exception_class),
+        limit=limit,
+    )
+    typer.echo(f"replayed {report.replayed}, skipped {report.skipped}: {report.by_target}")
+
+
 @app.command("run")
 def run(
     demo_traffic: Annotated[

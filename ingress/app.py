@@ -57,7 +57,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
     if source is None:
         metrics.requests.labels(UNKNOWN_SOURCE, "404").inc()
         return error_response(404, "unknown_source", "no webhook source is configured at this path")
-    response = await _handle_source(request, source)
+    with metrics.in_flight.track_inprogress():
+        response = await _handle_source(request, source)
     if response.status == 200:
         metrics.for_source(name).accepted.inc()
     else:
