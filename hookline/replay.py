@@ -54,7 +54,7 @@ def replay_dead_letters(
     dead_letter_topic: str,
     *,
     group_id: str,
-    selection: ReplayFilter = ReplayFilter(),  # noqa: B008 - frozen, immutable default
+    selection: ReplayFilter = ReplayFilter(),
     limit: int | None = None,
     idle_seconds: float = 5.0,
     on_record: Callable[[DeadLetterContext], None] | None = None,
