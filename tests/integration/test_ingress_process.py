@@ -1,0 +1,85 @@
+"""The ingress as its operators run it: a process (or several on one port), SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+from hookline.settings import Settings
+from hookline.topics import Topics
+from ingress.providers import REGISTRY
+from tests.conftest import ROOT, ConsumeFn
+from tests.integration.processor_worker import free_port
+
+SECRET = "process-test-secret"
+
+
+def start_ingress(
+    settings: Settings, tmp_path: Path, workers: int
+) -> tuple[subprocess.Popen[bytes], int]:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[sources.gh]\nprovider = "github"\nsecrets = ["env:GH_SECRET"]\n')
+    port = free_port()
+    env = {
+        **os.environ,
+        "GH_SECRET": SECRET,
+        "HOOKLINE_INGRESS__PORT": str(port),
+        "HOOKLINE_INGRESS__WORKERS": str(workers),
+        "HOOKLINE_INGRESS__SOURCES_FILE": str(sources),
+        "HOOKLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hookline.cli", "ingress"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+                return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("ingress did not become ready")
+
+
+def post(port: int, delivery: str) -> int:
+    body = orjson.dumps({"action": "opened", "d": delivery})
+    headers = REGISTRY["github"].sign(body, SECRET, time.time(), event="issues", delivery=delivery)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhooks/gh", data=body, headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_two_workers_share_the_port_and_stop_cleanly_on_sigterm(
+    settings: Settings, topics: Topics, consume: ConsumeFn, tmp_path: Path
+) -> None:
+    process, port = start_ingress(settings, tmp_path, workers=2)
+    try:
+        statuses = [post(port, f"w-{i}") for i in range(40)]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert statuses == [200] * 40
+    assert process.returncode == 0
+    stderr = err.decode()
+    assert stderr.count("ingress starting") == 2  # two worker processes served
+    assert SECRET not in stderr
+    keys = {r.key() for r in consume(topics.raw_webhooks, 40)}
+    assert keys == {f"gh:w-{i}".encode() for i in range(40)}
