@@ -265,3 +265,48 @@ async def test_broker_down_answers_503_and_recovers_after_restart(
     assert status == 200
     keys = {r.key() for r in await asyncio.to_thread(consume, topics.raw_webhooks, 2, 60)}
     assert {b"gh:o-1", b"gh:o-3"} <= keys
+
+
+async def test_hubspot_batch_becomes_one_record_per_event(
+    settings: Settings, topics: Topics, consume: ConsumeFn
+) -> None:
+    from ingress.providers.hubspot import HubSpotConfig
+
+    public_url = "https://hooks.example.com/webhooks/hs"
+    sources = {
+        "hs": HubSpotConfig(name="hs", secrets=(SecretStr("hs-secret"),), public_url=public_url)
+    }
+    batch = [
+        {
+            "eventId": 100 + i,
+            "subscriptionType": "contact.propertyChange",
+            "portalId": 62515,
+            "objectId": 1000 + i,
+            "occurredAt": 1732000000000 + i,
+            "propertyName": "email",
+            "propertyValue": f"c{i}@example.com",
+            "attemptNumber": 0,
+        }
+        for i in range(3)
+    ]
+    body = orjson.dumps(batch)
+    headers = REGISTRY["hubspot"].sign(body, "hs-secret", time.time(), url=public_url)
+    client = TestClient(TestServer(create_app(settings, sources)))
+    await client.start_server()
+    try:
+        response = await client.post("/webhooks/hs", data=body, headers=headers)
+        assert response.status == 200
+        receipt = await response.json()
+    finally:
+        await client.close()
+    assert len(receipt["event_ids"]) == 3
+    records = await asyncio.to_thread(consume, topics.raw_webhooks, 3)
+    assert sorted(r.key() for r in records) == sorted(
+        f"hs:{e}".encode() for e in receipt["event_ids"]
+    )
+    values = sorted(orjson.loads(r.value())["objectId"] for r in records)
+    assert values == [1000, 1001, 1002]
+    assert all(
+        RawHeaders.from_kafka(r.headers() or []).event_type == "contact.propertyChange"
+        for r in records
+    )
