@@ -3,6 +3,7 @@
 ::
 
     decode ─✗─▶ dead letter (stage "decode")
+    partial snapshot? its carried fields are merged onto the state applied before
     wants? ─✗─▶ skipped_unwanted      (wants or state_for raising: dead letter, "transform")
     judge (connectors.conflicts) ─▶ skipped_unchanged | skipped_stale | conflict
     breaker permit ▶ rate-limit token ▶ destination.apply(change, idempotency key)
@@ -57,6 +58,11 @@ def idempotency_key(connector: str, event_id: str) -> str:
 
 def state_hash(state: Mapping[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(state, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def carried_fields(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a partial snapshot carries: unset (null, empty) ones are unknown."""
+    return {k: v for k, v in state.items() if v is not None and v not in ("", [], {})}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +123,11 @@ class Deliverer:
         try:
             if not self._s.destination.wants(event):
                 return Outcome.SKIPPED_UNWANTED
-            change = self._change(event)
+            prior = cache.get(event.subject)
+            change = self._change(event, prior)
         except Exception as exc:  # a mapping bug must not stop the connector on this record
             error = PermanentError(f"{type(exc).__name__}: {exc}")
             return await self._dead_letter(item, error, stage="transform")
-        prior = cache.get(change.entity_key)
         judgement = judge(
             prior, change.state_hash, change.version, change.source, self._s.config.conflict
         )
@@ -153,8 +159,11 @@ class Deliverer:
             return Outcome.CONFLICT
         return await self._push(item, change)
 
-    def _change(self, event: CloudEvent) -> Change:
+    def _change(self, event: CloudEvent, prior: AppliedState | None) -> Change:
         state = self._s.destination.state_for(event)
+        patch = carried_fields(state) if event.data.partial else None
+        if patch is not None:
+            state = {**(prior.state or {}), **patch} if prior is not None else dict(patch)
         return Change(
             entity_key=event.subject,
             family=event.family,
@@ -165,6 +174,7 @@ class Deliverer:
             source=event.source.removeprefix(_SOURCE_PREFIX),
             event_id=event.id,
             event_type=event.type,
+            patch=patch,
         )
 
     async def _push(self, item: Inbound, change: Change) -> Outcome:

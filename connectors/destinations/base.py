@@ -58,6 +58,10 @@ class Change:
     source: str  # the configured webhook source the change came from, e.g. 'shopify'
     event_id: str  # CloudEvent id
     event_type: str
+    #: For a partial snapshot (``data.partial``): the fields it carries. ``state`` is then
+    #: the state applied before with these merged in (shallow), and the destination
+    #: should patch, not replace. None for a full snapshot.
+    patch: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

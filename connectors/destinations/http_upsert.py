@@ -1,5 +1,7 @@
 """A generic JSON HTTP upsert: ``PUT {base_url}/{family}/{url-encoded entity id}``.
 
+- **Partial snapshots** (``data.partial``) are sent as ``PATCH`` to the same URL with only
+  the fields they carry: unset fields are unknown at the origin, not empty.
 - **Request**: the state as a JSON object: the CloudEvent's entity snapshot without the
   ``exclude_fields`` (by default ``updated_at``, which orders changes but is not content:
   a re-sent snapshot with a new timestamp is then recognised as unchanged). Headers:
@@ -47,7 +49,7 @@ class HttpUpsert:
         self._config = config
         self._http = http
         self._base = config.base_url.rstrip("/")
-        self._exclude = set(config.exclude_fields)
+        self._exclude = {*config.exclude_fields, "partial"}  # a flag of the event, not content
 
     def wants(self, event: CloudEvent) -> bool:
         return event.source.removeprefix(_SOURCE_PREFIX) not in self._config.ignore_sources
@@ -64,7 +66,8 @@ class HttpUpsert:
         if self._config.token is not None:
             headers["Authorization"] = f"Bearer {self._config.token.get_secret_value()}"
         url = f"{self._base}/{change.family}/{quote(change.entity_id, safe='')}"
-        response = await self._http.request("PUT", url, json=dict(change.state), headers=headers)
+        method, body = ("PUT", change.state) if change.patch is None else ("PATCH", change.patch)
+        response = await self._http.request(method, url, json=dict(body), headers=headers)
         return Applied(rate_limit=response.rate_limit)
 
 

@@ -36,11 +36,20 @@ def at(seconds: float) -> datetime:
 
 
 def customer_event(
-    entity: str, version: float, *, source: str = "shop", email: str | None = None, **fields: Any
+    entity: str,
+    version: float,
+    *,
+    source: str = "shop",
+    email: str | None = None,
+    partial: bool = False,
+    **fields: Any,
 ) -> CloudEvent:
-    """A customer change; ``version`` is seconds after T0 (its ``updated_at``)."""
-    email = email or f"{entity}@example.com"
-    data = Customer(id=f"cust:{entity}", updated_at=at(version), email=email, **fields)
+    """A customer change; ``version`` is seconds after T0 (its ``updated_at``). A partial
+    one carries only the fields given."""
+    email = email or (None if partial else f"{entity}@example.com")
+    data = Customer(
+        id=f"cust:{entity}", updated_at=at(version), email=email, partial=partial, **fields
+    )
     return CloudEvent.build(
         source=source,
         provider="test",

@@ -4,6 +4,7 @@ Imitates what :mod:`connectors.destinations.http_upsert` calls, the way an API t
 honours idempotency keys behaves (Stripe-style):
 
 - ``PUT /{family}/{entity id}``: upsert of a JSON object; ``200 {"id", "created"}``.
+  ``PATCH`` to the same URL merges the object's fields into the entity.
 - ``Authorization: Bearer <token>``: 401 otherwise.
 - ``Idempotency-Key``: a key whose first request succeeded is answered again from memory
   without writing (a *replay*); a key whose requests failed is processed afresh.
@@ -81,6 +82,7 @@ class FakeDestinationApi:
     async def start(self, port: int = 0) -> str:
         app = web.Application()
         app.router.add_put("/{family}/{entity}", self._put)
+        app.router.add_patch("/{family}/{entity}", self._put)
         app.router.add_get("/_stats", self._stats)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -142,6 +144,8 @@ class FakeDestinationApi:
         if version and self.versions.get(entity, "") > version:
             self.regressions += 1
         created = entity not in self.state
+        if request.method == "PATCH":  # a partial snapshot: merge what it carries
+            body = {**self.state.get(entity, {}), **body}
         self.state[entity] = body
         self.versions[entity] = max(version, self.versions.get(entity, ""))
         self.effective_writes[key] += 1

@@ -225,3 +225,21 @@ async def test_consumer_lag_is_exported(
 
         await until(drained, what="the lag back to zero")
     assert max(lags) >= 10
+
+
+async def test_a_partial_snapshot_patches_only_the_fields_it_carries(
+    connector_settings: Settings, fake_api: FakeDestinationApi
+) -> None:
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    config = connector_config("crm", fake_api.base_url)
+    full = customer_event("a", 1, phone="1", first_name="Ada")
+    patch = customer_event("a", 2, partial=True, phone="2")
+    async with running_connector(connector_settings, config) as conn:
+        produce(connector_settings, topics.events("customer"), [full, patch])
+        await until(lambda: conn.count("applied") == 2, what="both applied")
+        again = customer_event("a", 3, partial=True, first_name="Ada")  # nothing new
+        produce(connector_settings, topics.events("customer"), [again])
+        await until(lambda: conn.count("skipped_unchanged") == 1, what="the repeat skipped")
+    assert [c.method for c in fake_api.calls_for(ENTITY)] == ["PUT", "PATCH"]
+    state = fake_api.state[ENTITY]
+    assert (state["email"], state["first_name"], state["phone"]) == ("a@example.com", "Ada", "2")

@@ -75,7 +75,7 @@ def test_unknown_families_and_fields_are_refused() -> None:
         parse_connectors(document(colour="blue"), {})
 
 
-def test_the_example_file_is_valid() -> None:
-    example = ROOT / "config" / "connectors.toml"
-    configs = load_connectors(Path(example), {"crm_token": SecretStr("x")})
-    assert configs
+@pytest.mark.parametrize("name", ["connectors.toml", "connectors.demo.toml"])
+def test_the_shipped_connectors_files_are_valid(name: str) -> None:
+    secrets = {"crm_token": SecretStr("x"), "demo_api_token": SecretStr("x")}
+    assert load_connectors(Path(ROOT / "config" / name), secrets)
