@@ -164,8 +164,10 @@ class ConnectorRunner:
         if self._abandoned:
             return  # rebalanced: committed in the revoke callback, the batch is gone
         await self._consumer.commit(tracker.committable())
-        error = None if task.cancelled() else task.exception()
-        counts = task.result() if not task.cancelled() and error is None else Counter()
+        if task.cancelled():
+            return  # stopped in mid-batch: the rest is delivered after the restart
+        error = task.exception()
+        counts = task.result() if error is None else Counter()
         await self._finish_batch(items, counts, error, started)
         if error is not None:
             raise error
