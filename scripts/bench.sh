@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, each against a baseline measured in the same run.
+# Results: bench/results/*.json. Needs the services (started here when not running) and
+# the `hey` load generator (installed with `go install` when missing).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+started=()
+cleanup() {
+  for service in "${started[@]}"; do scripts/"$service".sh stop || true; done
+}
+trap cleanup EXIT
+if ! scripts/postgres.sh status 2>/dev/null; then scripts/postgres.sh start; started+=(postgres); fi
+if ! scripts/kafka.sh status 2>/dev/null; then scripts/kafka.sh start; started+=(kafka); fi
+
+HEY="${HEY:-$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin/hey}"
+if [ ! -x "$HEY" ]; then
+  echo "[bench] installing the hey load generator (Go module proxy)"
+  go install github.com/rakyll/hey@v0.1.4
+fi
+export HEY
+
+for bench in bench_ingress bench_processors bench_connectors; do
+  echo "[bench] $bench"
+  .venv/bin/python -m "bench.$bench"
+done
