@@ -7,14 +7,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-started=()
-cleanup() {
-  for service in "${started[@]}"; do scripts/"$service".sh stop || true; done
-}
-trap cleanup EXIT
-
-if ! scripts/postgres.sh status 2>/dev/null; then scripts/postgres.sh start; started+=(postgres); fi
-if ! scripts/kafka.sh status 2>/dev/null; then scripts/kafka.sh start; started+=(kafka); fi
+# shellcheck source=scripts/services-lib.sh
+source "$ROOT/scripts/services-lib.sh"
+ensure_services
 
 export HOOKLINE_INGRESS__SOURCES_FILE="${HOOKLINE_INGRESS__SOURCES_FILE:-config/sources.demo.toml}"
 export HOOKLINE_CONNECTORS__CONFIG_FILE="${HOOKLINE_CONNECTORS__CONFIG_FILE:-config/connectors.demo.toml}"

@@ -1,0 +1,18 @@
+# Sourced by run.sh, test.sh and bench.sh: start Kafka and PostgreSQL when they are not
+# running, and stop on exit exactly the ones this script started.
+_hookline_started=()
+
+_hookline_stop_started() {
+  for service in "${_hookline_started[@]}"; do "$ROOT/scripts/$service.sh" stop || true; done
+}
+
+ensure_services() {
+  trap _hookline_stop_started EXIT
+  local service
+  for service in postgres kafka; do
+    if ! "$ROOT/scripts/$service.sh" status 2>/dev/null; then
+      "$ROOT/scripts/$service.sh" start
+      _hookline_started+=("$service")
+    fi
+  done
+}
