@@ -52,9 +52,7 @@ def record_key(source: str, event: WebhookEvent) -> bytes:
 def _headers(
     webhook: VerifiedWebhook, event: WebhookEvent, request_id: str, received_at: datetime
 ) -> list[tuple[str, bytes]]:
-    # model_construct: every field is already typed and trusted here; validation would
-    # only cost time on the hot path. The model still defines the wire format.
-    return RawHeaders.model_construct(
+    return RawHeaders.wire(
         source=webhook.source,
         provider=webhook.provider,
         event_id=event.event_id,
@@ -62,4 +60,4 @@ def _headers(
         received_at=received_at,
         content_type=webhook.content_type,
         request_id=request_id,
-    ).to_kafka()
+    )

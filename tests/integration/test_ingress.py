@@ -310,3 +310,13 @@ async def test_hubspot_batch_becomes_one_record_per_event(
         RawHeaders.from_kafka(r.headers() or []).event_type == "contact.propertyChange"
         for r in records
     )
+
+
+async def test_other_paths_and_methods_answer_json(client_for: MakeClient, topics: Topics) -> None:
+    client = await client_for()
+    wrong_method = await client.get("/webhooks/gh")
+    assert wrong_method.status == 405
+    assert (await wrong_method.json())["error"] == "method_not_allowed"
+    nowhere = await client.post("/elsewhere", data=b"x")
+    assert nowhere.status == 404
+    assert (await nowhere.json())["error"] == "not_found"
