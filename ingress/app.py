@@ -94,7 +94,7 @@ async def _handle_source(request: web.Request, source: SourceConfig) -> web.Resp
         body = await read_body_limited(request, limit)
     except BodyTooLarge:
         return error_response(413, "body_too_large", f"body exceeds {limit} bytes")
-    raw = RawRequest(request.method, str(request.url), request.headers, body)
+    raw = RawRequest(request.method, lambda: str(request.url), request.headers, body)
     provider = REGISTRY[source.provider]
     try:
         webhook = provider.verify(raw, source, time.time())

@@ -23,7 +23,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -61,12 +61,22 @@ class SignatureError(IngressError):
 
 @dataclass(frozen=True, slots=True)
 class RawRequest:
-    """What arrived, before any parsing. ``headers`` must be case-insensitive."""
+    """What arrived, before any parsing. ``headers`` must be case-insensitive.
+
+    ``url_source`` is the full request URL, or a function returning it: building the URL
+    costs more than verifying most signatures, and only providers that sign the URL
+    (HubSpot without a ``public_url``) read :attr:`url`.
+    """
 
     method: str
-    url: str
+    url_source: str | Callable[[], str]
     headers: Mapping[str, str]
     body: bytes
+
+    @property
+    def url(self) -> str:
+        source = self.url_source
+        return source if isinstance(source, str) else source()
 
 
 @dataclass(frozen=True, slots=True)
