@@ -30,6 +30,7 @@ from connectors.metrics import ConnectorMetrics
 from connectors.ratelimit import TokenBucket
 from connectors.runner import ConnectorRunner
 from connectors.state import StateStore
+from hookline.db import create_pool
 from hookline.kafka_clients import AsyncProducer, consumer_config, ensure_topics, producer_config
 from hookline.logs import get_logger
 from hookline.settings import Settings
@@ -85,16 +86,8 @@ async def _destination(
 
 
 def _pool(settings: Settings) -> AsyncConnectionPool:
-    """Autocommit connections: every statement of the connectors is atomic on its own, and
-    a transaction around each would cost two more round trips (BEGIN, COMMIT)."""
-    postgres = settings.postgres
-    return AsyncConnectionPool(
-        postgres.conninfo(),
-        min_size=postgres.pool_min_size,
-        max_size=postgres.pool_max_size,
-        kwargs={"autocommit": True},
-        open=False,
-    )
+    """Every statement of the connectors is atomic on its own: autocommit connections."""
+    return create_pool(settings.postgres, autocommit=True)
 
 
 def prepare_topics(settings: Settings, config: ConnectorConfig, topics: Topics) -> None:

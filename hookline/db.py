@@ -69,11 +69,16 @@ def apply_migrations(conninfo: str, directory: Path | None = None) -> list[int]:
     return applied_now
 
 
-def create_pool(settings: PostgresSettings) -> AsyncConnectionPool:
-    """An unopened pool; open it in the service's startup (``await pool.open()``)."""
+def create_pool(settings: PostgresSettings, *, autocommit: bool = False) -> AsyncConnectionPool:
+    """An unopened pool; open it in the service's startup (``await pool.open()``).
+
+    ``autocommit``: for callers whose every statement is atomic on its own, where a
+    transaction around each would cost two more round trips (BEGIN, COMMIT).
+    """
     return AsyncConnectionPool(
         settings.conninfo(),
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
+        kwargs={"autocommit": autocommit},
         open=False,
     )
