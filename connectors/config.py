@@ -19,7 +19,6 @@ on ``type``, see :mod:`connectors.destinations`). A secret is written as
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from connectors.destinations import REGISTRY
 from connectors.destinations.base import DestinationConfig
 from connectors.errors import ConfigError
+from hookline.config_files import describe, load_document, section_tables
 from hookline.topics import EVENT_FAMILIES
 
 SECRET_PREFIX = "secret:"  # noqa: S105 - a marker, not a secret
@@ -124,17 +124,13 @@ class ConnectorConfig(_Config):
 
 
 def load_connectors(path: Path, secrets: Mapping[str, SecretStr]) -> dict[str, ConnectorConfig]:
-    with path.open("rb") as fh:
-        document = tomllib.load(fh)
-    return parse_connectors(document, secrets)
+    return parse_connectors(load_document(path), secrets)
 
 
 def parse_connectors(
     document: Mapping[str, Any], secrets: Mapping[str, SecretStr]
 ) -> dict[str, ConnectorConfig]:
-    tables = document.get("connectors", {})
-    if not isinstance(tables, dict):
-        raise ConfigError("[connectors] must be a table of tables")
+    tables = section_tables(document, "connectors", ConfigError)
     return {name: _parse_connector(name, table, secrets) for name, table in tables.items()}
 
 
@@ -153,9 +149,7 @@ def _parse_connector(name: str, table: Any, secrets: Mapping[str, SecretStr]) ->
         config = spec.config_model.model_validate(resolved)
         return ConnectorConfig.model_validate({**table, "name": name, "destination": config})
     except ValidationError as exc:
-        # Locations and messages only: pydantic's default text echoes input values.
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"connector {name!r}: {problems}") from None
+        raise ConfigError(f"connector {name!r}: {describe(exc)}") from None
 
 
 def _resolve(connector: str, value: Any, secrets: Mapping[str, SecretStr]) -> Any:

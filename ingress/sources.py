@@ -12,13 +12,13 @@ given as ``"env:VARIABLE"`` so the file can be committed without secrets::
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from hookline.config_files import describe, load_document, section_tables
 from ingress.providers import REGISTRY
 from ingress.providers.base import SourceConfig
 
@@ -30,17 +30,13 @@ class SourcesConfigError(ValueError):
 
 
 def load_sources(path: Path, environ: Mapping[str, str]) -> dict[str, SourceConfig]:
-    with path.open("rb") as fh:
-        document = tomllib.load(fh)
-    return parse_sources(document, environ)
+    return parse_sources(load_document(path), environ)
 
 
 def parse_sources(
     document: Mapping[str, Any], environ: Mapping[str, str]
 ) -> dict[str, SourceConfig]:
-    tables = document.get("sources", {})
-    if not isinstance(tables, dict):
-        raise SourcesConfigError("[sources] must be a table of tables")
+    tables = section_tables(document, "sources", SourcesConfigError)
     return {name: _parse_source(name, table, environ) for name, table in tables.items()}
 
 
@@ -57,9 +53,7 @@ def _parse_source(name: str, table: Any, environ: Mapping[str, str]) -> SourceCo
     try:
         return REGISTRY[provider].config_model.model_validate(fields)
     except ValidationError as exc:
-        # Report locations and messages only: pydantic's default text echoes input values.
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SourcesConfigError(f"source {name!r}: {problems}") from None
+        raise SourcesConfigError(f"source {name!r}: {describe(exc)}") from None
 
 
 def _resolve_secret(source: str, value: Any, environ: Mapping[str, str]) -> str:
