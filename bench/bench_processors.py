@@ -533,12 +533,16 @@ def run_worker(kafka: KafkaSettings, prefix: str, expected: int, data_dir: Path)
 
 
 def probe_store(path: str, sizes: list[int], partitions: int, conn: Connection) -> None:
-    """In a fresh process: faust's RocksDB options as the worker's table gets them (TTL =
-    horizon), one database per partition; per key a lookup then a write, as the worker
+    """In a fresh process: the RocksDB options the worker's table gets (dedupe_store_options),
+    one database per partition; per key a lookup then a write, as the worker
     does. Sends the RSS and disk at each size, then after flushing the memtables."""
     from faust.stores.rocksdb import RocksDBOptions
 
-    options = RocksDBOptions(ttl=int(HORIZON))
+    from hookline.settings import ProcessorSettings
+    from processors.app import dedupe_store_options
+
+    settings = ProcessorSettings(dedupe_horizon_seconds=int(HORIZON))
+    options = RocksDBOptions(**dedupe_store_options(settings))
     dbs = [options.open(Path(path) / f"dedupe-{p}.db") for p in range(partitions)]
     value = orjson.dumps(time.time())  # the table's float, as faust's json codec writes it
     points: list[dict[str, float]] = [

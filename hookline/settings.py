@@ -70,6 +70,15 @@ class ProcessorSettings(BaseModel):
         8 * 24 * 3600, ge=3600, description="How long a seen event ID is remembered."
     )
     store: str = Field("rocksdb://", description="faust table store URL.")
+    dedupe_write_buffer_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="RocksDB write buffer per dedupe partition (two may be full at once): "
+        "with the block cache, what bounds the dedupe state's memory.",
+    )
+    dedupe_block_cache_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024 * 1024, description="RocksDB block cache per dedupe partition."
+    )
     session_timeout_seconds: float = Field(
         10.0,
         ge=6,

@@ -41,7 +41,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from hookline.dead_letter import SourceRecord, build_context, dead_letter_headers
 from hookline.logs import get_logger
 from hookline.metrics import new_registry
-from hookline.settings import Settings
+from hookline.settings import ProcessorSettings, Settings
 from hookline.topics import Topics
 from processors.dedupe import Deduper
 from processors.metrics import ProcessorMetrics
@@ -59,6 +59,19 @@ _PRODUCER_LINGER_SECONDS = 0.005
 
 def app_id(settings: Settings) -> str:
     return settings.processors.app_id or f"{settings.kafka.topic_prefix}-processors"
+
+
+def dedupe_store_options(settings: ProcessorSettings) -> dict[str, int]:
+    """RocksDB options of the dedupe table. Memory is bounded by these (per partition),
+    not by the number of keys, which live on disk; faust's defaults (64 MiB buffers, a
+    2 GiB block cache) would let it grow to gigabytes first."""
+    return {
+        "ttl": settings.dedupe_horizon_seconds,
+        "write_buffer_size": settings.dedupe_write_buffer_bytes,
+        "max_write_buffer_number": 2,
+        "block_cache_size": settings.dedupe_block_cache_bytes,
+        "block_cache_compressed_size": settings.dedupe_block_cache_bytes // 4,
+    }
 
 
 def create_app(
@@ -106,7 +119,7 @@ def create_app(
         partitions=partitions,
         key_type=str,
         value_type=float,
-        options={"ttl": horizon},
+        options=dedupe_store_options(settings.processors),
         extra_topic_configs={
             "cleanup.policy": "compact,delete",
             "retention.ms": str(int(timedelta(seconds=horizon).total_seconds() * 1000)),
