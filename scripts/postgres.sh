@@ -7,7 +7,8 @@
 #   scripts/postgres.sh stop      fast shutdown
 #
 # The cluster lives under $HOOKLINE_RUN_DIR/postgres (default .run/postgres), owned by the
-# `postgres` system user, listening on 127.0.0.1:$HOOKLINE_POSTGRES_PORT (default 5433, so
+# `postgres` system user (when the checkout is not reachable by other users, e.g. under
+# /root, it lives under /var/tmp/hookline-postgres-<hash of the checkout path> instead), listening on 127.0.0.1:$HOOKLINE_POSTGRES_PORT (default 5433, so
 # that it never collides with a system cluster on 5432). Role, password and database are
 # HOOKLINE_POSTGRES_USER / _PASSWORD / _DB (default hookline/hookline/hookline).
 set -euo pipefail
@@ -15,7 +16,24 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${HOOKLINE_POSTGRES_PORT:-5433}"
 RUN_DIR="${HOOKLINE_RUN_DIR:-$ROOT/.run}"
-PG_DIR="$RUN_DIR/postgres"
+
+# True when every directory from $1 up to / lets other users (here: postgres) through.
+world_traversable() {
+  local dir="$1"
+  while [ "$dir" != "/" ]; do
+    [ -d "$dir" ] || return 1
+    [ $(( 0$(stat -c %a "$dir") & 1 )) -eq 1 ] || return 1
+    dir="$(dirname "$dir")"
+  done
+}
+
+if [ -n "${HOOKLINE_POSTGRES_DIR:-}" ]; then
+  PG_DIR="$HOOKLINE_POSTGRES_DIR"
+elif world_traversable "$(dirname "$RUN_DIR")"; then
+  PG_DIR="$RUN_DIR/postgres"
+else
+  PG_DIR="/var/tmp/hookline-postgres-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+fi
 DATA_DIR="$PG_DIR/data"
 SOCK_DIR="$PG_DIR/socket"
 LOG_FILE="$PG_DIR/postgres.log"
@@ -47,6 +65,7 @@ init_cluster() {
   if [ -f "$DATA_DIR/PG_VERSION" ]; then return 0; fi
   log "initialising cluster in $DATA_DIR"
   mkdir -p "$PG_DIR" "$SOCK_DIR"
+  chmod 755 "$RUN_DIR" 2>/dev/null || true
   chown -R postgres:postgres "$PG_DIR"
   as_postgres "$(bin_dir)/initdb" -D "$DATA_DIR" -U postgres --auth-local=trust \
     --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log"
@@ -80,11 +99,6 @@ running() {
 
 start() {
   install
-  for dir in "$ROOT" "$RUN_DIR"; do
-    if ! runuser -u postgres -- test -x "$dir" 2>/dev/null && [ -d "$dir" ]; then
-      log "$dir is not traversable by the postgres user"; return 1
-    fi
-  done
   init_cluster
   if running && healthy; then
     log "already running on 127.0.0.1:$PORT"
