@@ -50,7 +50,8 @@ bin_dir() {
 }
 
 as_postgres() {
-  if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
+  # From /: the checkout may be a directory the postgres user cannot enter.
+  if [ "$(id -un)" = postgres ]; then "$@"; else (cd / && runuser -u postgres -- "$@"); fi
 }
 
 install() {
