@@ -116,9 +116,10 @@ def run(
     demo_traffic: Annotated[
         bool, typer.Option("--demo/--no-demo", help="Send sample traffic.")
     ] = True,
-    demo_api: Annotated[
-        bool, typer.Option(help="Start the local stand-in destination API.")
-    ] = True,
+    demo_rate: Annotated[float, typer.Option(min=0.1, max=50, help="Demo requests/s.")] = 2.0,
+    demo_api_port: Annotated[
+        int, typer.Option(min=0, help="Port of the stand-in destination API; 0: none.")
+    ] = 8090,
 ) -> None:
     """Run the whole pipeline in the foreground; Ctrl-C stops it."""
     from hookline.supervisor import supervise
@@ -126,8 +127,9 @@ def run(
     settings = Settings()
     me = [sys.executable, "-m", "hookline.cli"]
     commands: dict[str, list[str]] = {}
-    if demo_api:
-        commands["demo-api"] = [sys.executable, "-m", "tests.fakes.destination_api", "8090"]
+    if demo_api_port:
+        api = [sys.executable, "-m", "tests.fakes.destination_api", str(demo_api_port)]
+        commands["demo-api"] = api
     commands |= {
         "ingress": [*me, "ingress"],
         "processors": [*me, "processors"],
@@ -135,7 +137,7 @@ def run(
     }
     if demo_traffic:
         url = f"http://{settings.ingress.host}:{settings.ingress.port}"
-        commands["demo"] = [*me, "demo", "--url", url]
+        commands["demo"] = [*me, "demo", "--url", url, "--rate", str(demo_rate)]
     raise typer.Exit(supervise(commands, os.environ))
 
 
