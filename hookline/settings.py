@@ -64,6 +64,7 @@ class ProcessorSettings(BaseModel):
     app_id: str = Field(
         "", description="faust application id (consumer group); default {topic_prefix}-processors."
     )
+    web_host: str = Field("127.0.0.1", description="Interface of the worker's /metrics.")
     web_port: int = Field(6066, description="Port of the worker's metrics/health endpoint.")
     data_dir: Path = Field(Path(".run/processors"), description="Local table state.")
     dedupe_horizon_seconds: int = Field(

@@ -103,7 +103,7 @@ def create_app(
         broker_heartbeat_interval=settings.processors.session_timeout_seconds / 5,
         web_enabled=settings.processors.web_port > 0,
         web_port=max(settings.processors.web_port, 1),
-        web_host="127.0.0.1",
+        web_host=settings.processors.web_host,
     )
     raw_topic = app.topic(
         topics.raw_webhooks,
