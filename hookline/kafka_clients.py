@@ -8,6 +8,7 @@ into awaitables, so a request handler can answer only after the broker acknowled
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -104,7 +105,9 @@ class AsyncProducer:
     """
 
     def __init__(self, config: dict[str, Any]) -> None:
-        self._producer = Producer(config)
+        # librdkafka's own log lines go through Python logging (served by poll), not
+        # straight to stderr where they would bypass our log format.
+        self._producer = Producer({**config, "logger": logging.getLogger("hookline.kafka")})
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._in_flight = 0
