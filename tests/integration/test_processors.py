@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -142,3 +143,24 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing_by_id(
         by_raw.setdefault(event.providereventid, set()).add(event.id)
     assert sorted(by_raw) == ids  # nothing lost
     assert all(len(cloud_ids) == 1 for cloud_ids in by_raw.values())  # one id per raw event
+
+
+def test_redeliveries_at_volume_are_suppressed_across_a_restart(
+    settings: Settings, topics: Topics, worker: ProcessorWorker, consume: ConsumeFn
+) -> None:
+    rng = random.Random(7)
+    unique_ids = [f"v{i:04d}" for i in range(1200)]
+    first = unique_ids[:600] + [rng.choice(unique_ids[:600]) for _ in range(200)]
+    second = unique_ids[600:] + [rng.choice(unique_ids) for _ in range(400)]
+    rng.shuffle(first)
+    rng.shuffle(second)
+    produce_raw(settings, topics, first)
+    worker.start()
+    worker.wait_drained(topics.raw_webhooks)
+    worker.stop()
+    produce_raw(settings, topics, second)  # redeliveries of both halves, after a restart
+    worker.start()
+    worker.wait_drained(topics.raw_webhooks)
+
+    events = passthrough_events(consume, topics, len(unique_ids) + 1, timeout=10)
+    assert sorted(e.providereventid for e in events) == unique_ids
