@@ -1,7 +1,9 @@
-"""Alert rules parse, name only metrics the code defines, and are wired into Prometheus."""
+"""Alert rules and the Grafana dashboard name only metrics the code defines, and are wired
+into the Prometheus and Grafana of docker-compose.yml."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -46,3 +48,23 @@ def test_prometheus_loads_the_rules_and_scrapes_every_service() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     mounts = compose["services"]["prometheus"]["volumes"]
     assert "./ops/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in mounts
+
+
+def test_dashboard_panels_query_existing_metrics_and_are_provisioned() -> None:
+    dashboard = json.loads((ROOT / "ops" / "grafana" / "dashboards" / "hookline.json").read_text())
+    metrics = defined_metrics()
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert exprs
+    for expr in exprs:
+        used = {
+            re.sub(r"_(bucket|count|sum)$", "", m) for m in re.findall(r"hookline_[a-z0-9_]+", expr)
+        }
+        assert used, expr
+        assert used <= metrics, sorted(used - metrics)
+    covered = {m for e in exprs for m in re.findall(r"hookline_[a-z0-9_]+", e)}
+    assert {
+        "hookline_ingress_publish_failures_total",
+        "hookline_connector_breaker_state",
+    } <= covered
+    grafana = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["grafana"]
+    assert "./ops/grafana/dashboards:/var/lib/grafana/dashboards:ro" in grafana["volumes"]
