@@ -2,8 +2,11 @@
 # running, and stop on exit exactly the ones this script started.
 _hookline_started=()
 
+# Quiet on success, so that the test runner's summary stays the last line of the output.
 _hookline_stop_started() {
-  for service in "${_hookline_started[@]}"; do "$ROOT/scripts/$service.sh" stop || true; done
+  for service in "${_hookline_started[@]}"; do
+    "$ROOT/scripts/$service.sh" stop >/dev/null 2>&1 || echo "[$service] stop failed" >&2
+  done
 }
 
 ensure_services() {
