@@ -23,12 +23,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
-
 from bench.common import ROOT, free_port, stop, wait_http, write_result
 from hookline.kafka_clients import ensure_topics
 from hookline.settings import KafkaSettings
 from hookline.topics import Topics
+from tests.kafka_probe import records_written
 
 HEY = Path(os.environ.get("HEY", Path.home() / "go" / "bin" / "hey"))
 SECRET = "bench-secret"  # noqa: S105 - a throwaway secret for loopback traffic
@@ -82,18 +81,6 @@ def parse_hey(output: str) -> dict[str, Any]:
     }
 
 
-def records_in(kafka: KafkaSettings, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "bench"})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions
-        )
-    finally:
-        consumer.close()
-
-
 def start_ingress(port: int, prefix: str, sources: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -121,7 +108,7 @@ def main() -> None:
         url = "http://127.0.0.1:{}/webhooks/gh"
         hey(url.format(bare_port), "-c", "8")  # warm-up both, discarded
         hey(url.format(ingress_port), "-c", "8")
-        warm = records_in(kafka, topics.raw_webhooks)
+        warm = records_written(kafka, [topics.raw_webhooks])
         ceiling = hey(url.format(bare_port), "-c", CONNECTIONS)
         peak = hey(url.format(ingress_port), "-c", CONNECTIONS)
         half_rate = max(int(peak["requests_per_second"] / 2), 16)
@@ -130,7 +117,7 @@ def main() -> None:
         half = hey(url.format(ingress_port), "-c", "64", "-q", str(max(half_rate // 64, 1)))
         time.sleep(1)
         accepted = peak["statuses"].get(200, 0) + half["statuses"].get(200, 0)
-        stored = records_in(kafka, topics.raw_webhooks) - warm
+        stored = records_written(kafka, [topics.raw_webhooks]) - warm
     finally:
         stop(ingress)
         stop(bare)

@@ -54,6 +54,7 @@ from hookline.topics import EVENT_FAMILIES, Topics
 from processors.normalisers import normalise
 from processors.pipeline import transform
 from schemas.raw import RawHeaders
+from tests.kafka_probe import records_written
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "20000"))
 DUPLICATE_SHARE = 0.10
@@ -297,21 +298,8 @@ def produce_records(kafka: KafkaSettings, topic: str, records: list[RawRecord]) 
     assert producer.flush(60) == 0
 
 
-def records_in(kafka: KafkaSettings, topics: list[str]) -> int:
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "bench-count"})
-    try:
-        total = 0
-        for topic in topics:
-            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-                tp = TopicPartition(topic, partition)
-                total += consumer.get_watermark_offsets(tp, timeout=10)[1]
-        return total
-    finally:
-        consumer.close()
-
-
 def outputs_in(kafka: KafkaSettings, prefix: str) -> int:
-    return records_in(kafka, [Topics(prefix).events(family) for family in EVENT_FAMILIES])
+    return records_written(kafka, [Topics(prefix).events(family) for family in EVENT_FAMILIES])
 
 
 class CommitWatcher:
@@ -626,7 +614,7 @@ def main() -> None:
             worker = run_worker(kafka, faust_prefix, EVENTS, Path(tmp) / "state")
             outputs = {"faust": outputs_in(kafka, faust_prefix)}
             outputs["ceiling"] = outputs_in(kafka, ceiling_prefix)
-            outputs["faust_dead_letters"] = records_in(
+            outputs["faust_dead_letters"] = records_written(
                 kafka, [Topics(faust_prefix).raw_dead_letter]
             )
         if outputs["faust"] != expected or outputs["faust_dead_letters"]:

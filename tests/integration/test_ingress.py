@@ -12,10 +12,8 @@ from typing import Protocol
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from confluent_kafka import Consumer, KafkaException, TopicPartition
 from pydantic import SecretStr
 
-from hookline.kafka_clients import consumer_config
 from hookline.logs import configure_logging
 from hookline.settings import LogSettings, Settings
 from hookline.topics import Topics
@@ -24,6 +22,7 @@ from ingress.providers import REGISTRY
 from ingress.providers.github import GitHubConfig
 from schemas.raw import RawHeaders
 from tests.conftest import ROOT, ConsumeFn
+from tests.kafka_probe import records_written
 
 SECRET = "It's a Secret to Everybody"
 OLD_SECRET = "previous-secret-still-valid"
@@ -64,24 +63,6 @@ async def client_for(settings: Settings) -> AsyncIterator[MakeClient]:
     yield make
     for client in clients:
         await client.close()
-
-
-def end_offsets(settings: Settings, topic: str) -> int:
-    """Records ever written to ``topic`` (sum of high watermarks)."""
-    consumer = Consumer(consumer_config(settings.kafka, "offsets-probe", "test"))
-    try:
-        for attempt in range(20):  # a just-created topic may not have leaders yet
-            try:
-                partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-                return sum(
-                    consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                    for p in partitions
-                )
-            except KafkaException:
-                time.sleep(0.25 * attempt)
-        raise AssertionError(f"no watermarks for {topic}")
-    finally:
-        consumer.close()
 
 
 async def test_verified_webhook_is_in_kafka_when_answered(
@@ -136,7 +117,7 @@ async def test_wrong_signature_is_401_and_publishes_nothing(
     assert tampered.status == 401
     missing = await client.post("/webhooks/gh", data=BODY)
     assert (await missing.json())["error"] == "missing_header"
-    assert end_offsets(settings, topics.raw_webhooks) == 0
+    assert records_written(settings.kafka, [topics.raw_webhooks]) == 0
 
 
 async def test_unknown_source_is_404(client_for: MakeClient, topics: Topics) -> None:
@@ -161,7 +142,7 @@ async def test_oversized_body_is_413_declared_or_streamed(
 
     streamed = await client.post("/webhooks/gh", data=chunks(), headers=signed(big, "d"))
     assert streamed.status == 413
-    assert end_offsets(settings, topics.raw_webhooks) == 0
+    assert records_written(settings.kafka, [topics.raw_webhooks]) == 0
 
 
 async def test_unreachable_kafka_answers_503_with_retry_after_within_deadline(
