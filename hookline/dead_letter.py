@@ -55,12 +55,14 @@ class SourceRecord:
             offset=msg.offset() or 0,
             key=msg.key(),
             value=msg.value() or b"",
-            headers=_header_list(msg.headers()),
+            headers=header_list(msg.headers()),
             timestamp_ms=None if timestamp_type == TIMESTAMP_NOT_AVAILABLE else timestamp,
         )
 
 
-def _header_list(raw: object) -> list[tuple[str, bytes]]:
+def header_list(raw: object) -> list[tuple[str, bytes]]:
+    """Record headers as a list of (name, bytes), whichever client gave them (a list or a
+    dict, values str, bytes or None)."""
     items = raw.items() if isinstance(raw, dict) else (raw or [])
     return [(k, v.encode() if isinstance(v, str) else (v or b"")) for k, v in items]  # type: ignore[attr-defined]
 

@@ -38,7 +38,7 @@ from faust.streams import _current_event
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from hookline.dead_letter import SourceRecord, build_context, dead_letter_headers
+from hookline.dead_letter import SourceRecord, build_context, dead_letter_headers, header_list
 from hookline.logs import get_logger
 from hookline.metrics import new_registry
 from hookline.settings import ProcessorSettings, Settings
@@ -317,16 +317,13 @@ def _current(event: Any) -> Iterator[None]:
 
 def _source_record(event: Any) -> SourceRecord:
     message = event.message
-    headers = message.headers or []
-    if isinstance(headers, dict):
-        headers = list(headers.items())
     return SourceRecord(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         key=message.key,
         value=message.value or b"",
-        headers=[(k, v or b"") for k, v in headers],
+        headers=header_list(message.headers),
         timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
     )
 
