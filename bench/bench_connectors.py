@@ -45,8 +45,8 @@ from hookline.logs import configure_logging
 from hookline.metrics import new_registry
 from hookline.settings import LogSettings, Settings
 from hookline.topics import Topics
+from sandbox.destination_api import TOKEN
 from tests.fakes.connector_harness import customer_event, until
-from tests.fakes.destination_api import TOKEN
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "5000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
@@ -59,7 +59,7 @@ MIX = {"update": 0.40, "touch": 0.35, "echo": 0.15, "late": 0.10}
 @contextmanager
 def fake_api() -> Iterator[str]:
     port = free_port()
-    argv = [sys.executable, "-m", "tests.fakes.destination_api", str(port)]
+    argv = [sys.executable, "-m", "sandbox.destination_api", str(port)]
     process = subprocess.Popen(argv, cwd=ROOT)
     base_url = f"http://127.0.0.1:{port}"
     try:

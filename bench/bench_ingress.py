@@ -89,7 +89,7 @@ def start_ingress(port: int, prefix: str, sources: Path) -> subprocess.Popen[byt
         "HOOKLINE_KAFKA__TOPIC_PREFIX": prefix,
         "HOOKLINE_LOG__LEVEL": "WARNING",
     }
-    return subprocess.Popen([sys.executable, "-m", "hookline.cli", "ingress"], cwd=ROOT, env=env)
+    return subprocess.Popen([sys.executable, "-m", "launcher.cli", "ingress"], cwd=ROOT, env=env)
 
 
 def main() -> None:

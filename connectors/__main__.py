@@ -1,5 +1,7 @@
-"""``python -m connectors``: see :mod:`connectors.main`."""
+"""``python -m connectors``: run the connectors with settings from the environment."""
 
-from connectors.main import main
+from connectors.main import run
+from hookline.settings import Settings
 
-main()
+if __name__ == "__main__":
+    run(Settings())

@@ -1,4 +1,4 @@
-"""Entry point: ``python -m connectors [--config FILE] [--connector NAME …]``.
+"""Runs the connectors (``hookline connectors`` or ``python -m connectors``).
 
 Runs every connector of the connectors file (or the named ones) in this process, each in
 a task of its own, with ``/metrics`` and ``/healthz`` on ``settings.connectors.metrics_port``.
@@ -8,11 +8,9 @@ durable is committed, the rest is delivered again after the restart.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import signal
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from aiohttp import web
 
@@ -25,15 +23,6 @@ from hookline.metrics import metrics_handler, new_registry
 from hookline.settings import Settings
 
 log = get_logger("hookline.connectors")
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m connectors", description=__doc__)
-    parser.add_argument("--config", type=Path, help="connectors file (default from settings)")
-    parser.add_argument(
-        "--connector", action="append", default=[], help="run only this one (repeatable)"
-    )
-    return parser.parse_args(argv)
 
 
 def select(
@@ -78,12 +67,9 @@ async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "alive"})
 
 
-def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> None:
-    args = parse_args(argv)
-    settings = settings or Settings()
-    if args.config is not None:
-        section = settings.connectors.model_copy(update={"config_file": args.config})
-        settings = settings.model_copy(update={"connectors": section})
+def run(settings: Settings, only: Sequence[str] = ()) -> None:
+    """Run the connectors of ``settings.connectors.config_file`` (or only the named ones)
+    until SIGTERM/SIGINT."""
     configure_logging(settings.log)
     configs = load_connectors(settings.connectors.config_file, settings.connectors.secrets)
-    asyncio.run(serve(settings, select(configs, args.connector)))
+    asyncio.run(serve(settings, select(configs, only)))

@@ -18,7 +18,7 @@ from hookline.settings import KafkaSettings, PostgresSettings, Settings
 from hookline.topics import Topics
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "reference"
+DATA = ROOT / "tests" / "data"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -25,8 +25,8 @@ from connectors.service import supervise
 from hookline.kafka_clients import producer_config
 from hookline.metrics import new_registry
 from hookline.settings import Settings
+from sandbox.destination_api import TOKEN
 from schemas.events import CloudEvent, Customer
-from tests.fakes.destination_api import TOKEN
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 
 from hookline.settings import PostgresSettings, Settings
 from hookline.topics import Topics
-from tests.fakes.destination_api import FakeDestinationApi
+from sandbox.destination_api import FakeDestinationApi
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from connectors.config import BreakerConfig
 from hookline.settings import Settings
 from hookline.topics import Topics
+from sandbox.destination_api import FakeDestinationApi, Reply
 from tests.conftest import ConsumeFn
 from tests.fakes.connector_harness import (
     connector_config,
@@ -13,7 +14,6 @@ from tests.fakes.connector_harness import (
     running_connector,
     until,
 )
-from tests.fakes.destination_api import FakeDestinationApi, Reply
 
 COOLDOWN = 1.0
 EVENTS, BATCH = 30, 4

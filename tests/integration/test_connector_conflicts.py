@@ -7,6 +7,7 @@ import psycopg
 from connectors.config import ConflictConfig
 from hookline.settings import Settings
 from hookline.topics import Topics
+from sandbox.destination_api import FakeDestinationApi
 from tests.fakes.connector_harness import (
     connector_config,
     customer_event,
@@ -14,7 +15,6 @@ from tests.fakes.connector_harness import (
     running_connector,
     until,
 )
-from tests.fakes.destination_api import FakeDestinationApi
 
 ENTITY = "cust:a"
 

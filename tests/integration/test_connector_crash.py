@@ -11,9 +11,9 @@ from pathlib import Path
 
 from hookline.settings import Settings
 from hookline.topics import Topics
+from sandbox.destination_api import TOKEN, FakeDestinationApi
 from tests.conftest import ROOT
 from tests.fakes.connector_harness import customer_event, produce, until
-from tests.fakes.destination_api import TOKEN, FakeDestinationApi
 
 ENTITIES, VERSIONS = 100, 3
 
@@ -45,14 +45,13 @@ async def start_connector(
         "HOOKLINE_CONNECTORS__METRICS_PORT": "0",
         "HOOKLINE_CONNECTORS__INSTANCE_ID": "crash-test",
         "HOOKLINE_LOG__LEVEL": "WARNING",
+        "HOOKLINE_CONNECTORS__CONFIG_FILE": str(config),
     }
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "connectors",
-            "--config",
-            str(config),
             cwd=ROOT,
             env=env,
             stdout=out,

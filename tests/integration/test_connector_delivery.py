@@ -12,6 +12,7 @@ from confluent_kafka import Message
 from connectors.config import BreakerConfig, RateLimitConfig, RetryConfig
 from hookline.settings import Settings
 from hookline.topics import Topics
+from sandbox.destination_api import FakeDestinationApi, Reply
 from schemas.dead_letter import DeadLetterContext, original_headers
 from tests.conftest import ConsumeFn
 from tests.fakes.connector_harness import (
@@ -21,7 +22,6 @@ from tests.fakes.connector_harness import (
     running_connector,
     until,
 )
-from tests.fakes.destination_api import FakeDestinationApi, Reply
 
 ENTITY = "cust:a"
 

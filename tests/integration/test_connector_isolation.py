@@ -10,6 +10,7 @@ from connectors.service import run_connectors
 from hookline.metrics import new_registry
 from hookline.settings import Settings
 from hookline.topics import Topics
+from sandbox.destination_api import FakeDestinationApi
 from tests.fakes.connector_harness import (
     RecordingSink,
     connector_config,
@@ -18,7 +19,6 @@ from tests.fakes.connector_harness import (
     running_connector,
     until,
 )
-from tests.fakes.destination_api import FakeDestinationApi
 
 
 async def test_a_connector_whose_destination_is_down_does_not_block_another(

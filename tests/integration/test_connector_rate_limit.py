@@ -13,6 +13,7 @@ from hookline.db import create_pool
 from hookline.metrics import new_registry
 from hookline.settings import PostgresSettings, Settings
 from hookline.topics import Topics
+from sandbox.destination_api import FakeDestinationApi
 from tests.fakes.connector_harness import (
     connector_config,
     customer_event,
@@ -20,7 +21,6 @@ from tests.fakes.connector_harness import (
     running_connector,
     until,
 )
-from tests.fakes.destination_api import FakeDestinationApi
 
 RATE, BURST, EVENTS = 10.0, 2.0, 36
 

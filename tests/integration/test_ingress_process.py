@@ -37,7 +37,7 @@ def start_ingress(
         "HOOKLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "hookline.cli", "ingress"],
+        [sys.executable, "-m", "launcher.cli", "ingress"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -58,7 +58,7 @@ def test_demo_traffic_reaches_the_destination_and_ctrl_c_stops_everything(
     argv = [
         sys.executable,
         "-m",
-        "hookline.cli",
+        "launcher.cli",
         "run",
         "--demo-rate",
         "10",

@@ -9,15 +9,17 @@ import pytest
 
 from tests.conftest import ROOT
 
-OURS = {"hookline", "ingress", "processors", "connectors", "schemas"}
+OURS = {"hookline", "ingress", "processors", "connectors", "schemas", "sandbox", "launcher"}
 ALLOWED = {
+    "sandbox": {"sandbox"},
     "schemas": {"schemas"},
     "hookline": {"hookline", "schemas"},
     "ingress": {"ingress", "hookline", "schemas"},
     "processors": {"processors", "hookline", "schemas"},
     "connectors": {"connectors", "hookline", "schemas"},
 }
-COMPOSITION_ROOT = ROOT / "hookline" / "cli.py"
+# The composition root may import everything; nothing may import it.
+COMPOSITION_ROOT = "launcher"
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -35,16 +37,34 @@ def imported_packages(path: Path) -> set[str]:
 def test_package_imports_only_what_it_may(package: str) -> None:
     offenders = {}
     for path in (ROOT / package).rglob("*.py"):
-        if path == COMPOSITION_ROOT:
-            continue
         extra = imported_packages(path) - ALLOWED[package]
         if extra:
             offenders[str(path.relative_to(ROOT))] = sorted(extra)
     assert offenders == {}
 
 
+def test_nothing_imports_the_composition_root() -> None:
+    importers = [
+        str(path.relative_to(ROOT))
+        for package in [*ALLOWED, "tests", "bench"]
+        for path in (ROOT / package).rglob("*.py")
+        if COMPOSITION_ROOT in imported_packages(path)
+    ]
+    assert importers == []
+
+
+def test_every_service_has_the_same_entry_point() -> None:
+    """``<service>/main.py`` defines ``run(settings, ...)``; ``python -m <service>`` calls it."""
+    for service in ("ingress", "processors", "connectors"):
+        tree = ast.parse((ROOT / service / "main.py").read_text())
+        runs = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "run"]
+        assert runs, f"{service}/main.py has no run()"
+        assert runs[0].args.args[0].arg == "settings"
+        assert "run(Settings())" in (ROOT / service / "__main__.py").read_text()
+
+
 def test_no_module_reads_the_environment_but_the_entry_points() -> None:
-    allowed = {"ingress/main.py", "hookline/settings.py", "hookline/cli.py"}
+    allowed = {"ingress/main.py", "hookline/settings.py", "launcher/cli.py"}
     readers = [
         str(p.relative_to(ROOT))
         for package in ALLOWED

@@ -20,7 +20,7 @@ from connectors.http import (
 )
 from connectors.metrics import ConnectorMetrics
 from hookline.metrics import new_registry
-from tests.fakes.destination_api import TOKEN, FakeDestinationApi, Reply
+from sandbox.destination_api import TOKEN, FakeDestinationApi, Reply
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -24,7 +24,7 @@ from processors.normalisers.fields import (
 )
 from schemas.events import CloudEvent, Money
 from schemas.raw import RawHeaders
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 RECEIVED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -51,8 +51,8 @@ def raw_event(
 
 
 def sample(folder: str, name: str) -> bytes:
-    """A real sample payload from the shared reference folder, as bytes."""
-    return (SHARED / "payloads" / folder / name).read_bytes()
+    """A real sample payload from tests/data, as bytes."""
+    return (DATA / "payloads" / folder / name).read_bytes()
 
 
 def sample_json(folder: str, name: str) -> dict[str, Any]:

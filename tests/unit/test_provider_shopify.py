@@ -6,10 +6,10 @@ from multidict import CIMultiDict
 
 from ingress.providers.base import RawRequest, VerifiedWebhook, body_fingerprint
 from ingress.providers.shopify import PROVIDER, ShopifyConfig
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 SECRET = "shpss_secret"
-SAMPLES = SHARED / "payloads" / "shopify"
+SAMPLES = DATA / "payloads" / "shopify"
 BODY = (SAMPLES / "shopify-dev_delivery-structure_products-update.json").read_bytes()
 HMAC = PROVIDER.sign(BODY, SECRET, 0)["X-Shopify-Hmac-Sha256"]
 

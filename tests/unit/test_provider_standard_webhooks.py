@@ -10,12 +10,12 @@ from pydantic import ValidationError
 
 from ingress.providers.base import RawRequest, SignatureError, VerifiedWebhook
 from ingress.providers.standard_webhooks import PROVIDER, SVIX, StandardWebhooksConfig
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 KEY = bytes(range(25))  # 25 bytes: its base64 ends in "=="
 SECRET = "whsec_" + base64.b64encode(KEY).decode()
 NOW = 1_700_000_000
-BODY = (SHARED / "payloads" / "standard-webhooks" / "spec_example_payload.json").read_bytes()
+BODY = (DATA / "payloads" / "standard-webhooks" / "spec_example_payload.json").read_bytes()
 
 
 def verify(

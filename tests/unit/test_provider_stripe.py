@@ -7,11 +7,11 @@ from multidict import CIMultiDict
 
 from ingress.providers.base import RawRequest, SignatureError, VerifiedWebhook, body_fingerprint
 from ingress.providers.stripe import PROVIDER, StripeConfig
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 SECRET = "whsec_test_secret"
 NOW = 1_700_000_000
-SAMPLES = SHARED / "payloads" / "stripe"
+SAMPLES = DATA / "payloads" / "stripe"
 
 
 def verify(body: bytes, header: str) -> VerifiedWebhook:

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from ingress.providers.base import RawRequest, VerifiedWebhook, body_fingerprint
 from ingress.providers.telegram import HEADER, PROVIDER, TelegramConfig
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 TOKEN = "bot-secret_token"
 SAMPLES = {
@@ -29,13 +29,13 @@ def verify(body: bytes) -> VerifiedWebhook:
 
 @pytest.mark.parametrize(("sample", "kind"), SAMPLES.items())
 def test_sample_update_is_typed_by_its_field(sample: str, kind: str) -> None:
-    body = (SHARED / "payloads" / "telegram" / sample).read_bytes()
+    body = (DATA / "payloads" / "telegram" / sample).read_bytes()
     event = verify(body).events[0]
     assert (event.event_type, event.body) == (kind, body)
 
 
 def test_updates_with_the_same_update_id_get_the_same_event_id() -> None:
-    folder = SHARED / "payloads" / "telegram"
+    folder = DATA / "payloads" / "telegram"
     ids = {verify((folder / sample).read_bytes()).events[0].event_id for sample in SAMPLES}
     assert ids == {"10000"}
 

@@ -8,10 +8,10 @@ from multidict import CIMultiDict
 
 from ingress.providers.base import RawRequest, SignatureError, VerifiedWebhook, body_fingerprint
 from ingress.providers.woocommerce import PROVIDER, WooCommerceConfig
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 SECRET = "wc-secret"
-ORDER = (SHARED / "payloads" / "woocommerce" / "order-retrieve-v3.json").read_bytes()
+ORDER = (DATA / "payloads" / "woocommerce" / "order-retrieve-v3.json").read_bytes()
 
 
 def verify(body: bytes, headers: dict[str, str]) -> VerifiedWebhook:

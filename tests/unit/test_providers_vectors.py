@@ -1,6 +1,6 @@
 """Published signature vectors: each verifies, and ``sign`` reproduces the signature.
 
-Sources: ``shared/reference/vectors.json`` (official vectors), ``stripe_derived.json``
+Sources: ``tests/data/vectors.json`` (official vectors), ``stripe_derived.json``
 (computed with stripe-python; Stripe publishes none) and
 ``vectors-hubspot-woocommerce.json``. Bodies are the exact bytes of the vectors.
 """
@@ -15,7 +15,7 @@ from multidict import CIMultiDict
 
 from ingress.providers import REGISTRY
 from ingress.providers.base import RawRequest, VerifiedWebhook
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
 URL = "https://hooks.example.com/webhooks/vectors"
 #: Sections of vectors.json for providers Hookline does not implement (yet).
@@ -23,7 +23,7 @@ NOT_IMPLEMENTED = {"slack", "twilio"}
 
 
 def _load(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((SHARED / name).read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads((DATA / name).read_text(encoding="utf-8"))
     return document
 
 
@@ -95,7 +95,7 @@ def test_shopify_vector(vector: dict[str, Any]) -> None:
 
 
 def test_shopify_vector_body_is_the_sample_payload_file() -> None:
-    sample = SHARED / "payloads" / "shopify" / "shopify-app-js_validate-test_rawBody.json"
+    sample = DATA / "payloads" / "shopify" / "shopify-app-js_validate-test_rawBody.json"
     assert sample.read_bytes() == OFFICIAL["shopify"][0]["payload"].encode()
 
 
@@ -111,7 +111,7 @@ def test_stripe_derived_vector(vector: dict[str, Any]) -> None:
 
 
 def test_stripe_derived_vector_body_is_the_sample_payload_file() -> None:
-    sample = SHARED / "payloads" / "stripe" / "stripe-java_customer_created.json"
+    sample = DATA / "payloads" / "stripe" / "stripe-java_customer_created.json"
     assert sample.read_bytes() == STRIPE[1]["payload"].encode()
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-TOKEN = "test-token"
+TOKEN = "test-token"  # noqa: S105 - the stand-in's demo token, not a secret
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ class FakeDestinationApi:
 
 
 async def serve(port: int) -> None:
-    """Serve until cancelled (``python -m tests.fakes.destination_api PORT``: benchmarks)."""
+    """Serve until cancelled (``python -m sandbox.destination_api PORT``: benchmarks)."""
     api = FakeDestinationApi()
     await api.start(port)
     try:

@@ -1,7 +1,7 @@
 """The ``hookline`` command: the composition root that starts Hookline's services.
 
-This is the one module of the shared package that imports the services, lazily, inside
-the command that runs each, so that ``hookline ingress`` never loads faust, for example.
+The composition root: it imports the services lazily, inside the command that runs each,
+so that ``hookline ingress`` never loads faust, for example.
 """
 
 from __future__ import annotations
@@ -60,12 +60,13 @@ def connectors(
     connector: Annotated[list[str] | None, typer.Option(help="Run only this one.")] = None,
 ) -> None:
     """Run the connectors of the connectors file."""
-    from connectors.main import main as connectors_main
+    from connectors.main import run as run_connectors
 
-    argv = [*(["--config", str(config)] if config else [])]
-    for name in connector or []:
-        argv += ["--connector", name]
-    connectors_main(argv)
+    settings = Settings()
+    if config is not None:
+        section = settings.connectors.model_copy(update={"config_file": config})
+        settings = settings.model_copy(update={"connectors": section})
+    run_connectors(settings, connector or ())
 
 
 @app.command("demo")
@@ -75,8 +76,8 @@ def demo(
     count: Annotated[int, typer.Option(min=0, help="Requests to send; 0: until Ctrl-C.")] = 0,
 ) -> None:
     """Send signed sample webhooks to a local ingress (the demo's traffic)."""
-    from ingress.demo_traffic import DemoTraffic
     from ingress.sources import load_sources
+    from launcher.demo_traffic import DemoTraffic
 
     settings = Settings()
     configure_logging(settings.log)
@@ -122,13 +123,13 @@ def run(
     ] = 8090,
 ) -> None:
     """Run the whole pipeline in the foreground; Ctrl-C stops it."""
-    from hookline.supervisor import supervise
+    from launcher.supervisor import supervise
 
     settings = Settings()
-    me = [sys.executable, "-m", "hookline.cli"]
+    me = [sys.executable, "-m", "launcher.cli"]
     commands: dict[str, list[str]] = {}
     if demo_api_port:
-        api = [sys.executable, "-m", "tests.fakes.destination_api", str(demo_api_port)]
+        api = [sys.executable, "-m", "sandbox.destination_api", str(demo_api_port)]
         commands["demo-api"] = api
     commands |= {
         "ingress": [*me, "ingress"],
