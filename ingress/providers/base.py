@@ -186,14 +186,20 @@ def b64decode_lenient(text: str) -> bytes | None:
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 
-def decode_signature(text: str, encoding: Encoding, size: int) -> bytes:
-    """A received signature as raw digest bytes; ``malformed_header`` unless it decodes
-    to exactly ``size`` bytes. Comparing bytes makes hex case and base64 padding moot."""
+def read_signature(text: str, encoding: Encoding, size: int) -> bytes | None:
+    """A received signature as raw digest bytes, or None unless it decodes to exactly
+    ``size`` bytes. Comparing bytes makes hex case and base64 padding moot."""
     if encoding == "hex":
         raw = bytes.fromhex(text) if _HEX.fullmatch(text) else None
     else:
         raw = b64decode_lenient(text)
-    if raw is None or len(raw) != size:
+    return raw if raw is not None and len(raw) == size else None
+
+
+def decode_signature(text: str, encoding: Encoding, size: int) -> bytes:
+    """:func:`read_signature` for a header of one signature: ``malformed_header`` if unread."""
+    raw = read_signature(text, encoding, size)
+    if raw is None:
         raise SignatureError("malformed_header")
     return raw
 
@@ -211,11 +217,16 @@ def check_hmac(
 ) -> None:
     """Raise unless one received signature is the HMAC of ``message`` under one key.
 
-    Every received signature must decode (else ``malformed_header``); an empty ``received``
-    list (a header naming only schemes we do not check) is ``bad_signature``.
+    A received signature that does not decode to a digest cannot match and is skipped, as
+    the providers' own libraries skip it (they compare every entry): one stray entry never
+    rejects a valid signature beside it. ``malformed_header`` only when signatures were
+    received and not one decodes; an empty ``received`` list (a header naming only schemes
+    we do not check) is ``bad_signature``.
     """
     size = hashlib.new(algorithm).digest_size
-    decoded = [decode_signature(text, encoding, size) for text in received]
+    decoded = [raw for text in received if (raw := read_signature(text, encoding, size))]
+    if received and not decoded:
+        raise SignatureError("malformed_header")
     expected = [hmac_digest(key, message, algorithm) for key in keys]
     if not any_matches(expected, decoded):
         raise SignatureError("bad_signature")

@@ -9,10 +9,12 @@ Signature: ``webhook-signature`` is a space-separated list of ``<version>,<base6
 ``v1`` entry is the base64 HMAC-SHA256 of ``"{id}.{timestamp}.{raw body}"``, keyed by the
 base64-decoded secret after its ``whsec_`` prefix (a missing prefix and unpadded base64 are
 accepted, as the official libraries do; a secret that is not base64 is refused when the
-sources file loads). Entries of other versions (``v1a``, asymmetric) are skipped; an entry
-without a comma, or a ``v1`` entry that is not a base64 SHA-256 digest, is
-``malformed_header`` (the official Python library raises a bare ``ValueError`` there, which
-would be a 500). A list without any ``v1`` is ``bad_signature``.
+sources file loads). Any entry that cannot match is skipped, as the official
+``standardwebhooks`` and ``svix`` libraries skip it by trying every ``v1`` entry: entries of
+other versions (``v1a``, asymmetric), entries without a comma, and ``v1`` entries that are
+not a base64 SHA-256 digest. The header is ``malformed_header`` only when nothing in it can
+be read: no ``<version>,<value>`` entry at all, or ``v1`` entries of which none decodes. A
+list without any ``v1`` is ``bad_signature``.
 
 Time window: ``tolerance_seconds`` (300 s by default) in both directions, as the
 specification's libraries do: ``stale_timestamp`` / ``future_timestamp``, checked after
@@ -127,14 +129,12 @@ def _signed(message_id: str, timestamp: int, body: bytes) -> bytes:
 
 
 def _v1_signatures(header: str) -> list[str]:
-    signatures = []
-    for entry in header.split():
-        version, separator, signature = entry.partition(",")
-        if not separator:
-            raise SignatureError("malformed_header")
-        if version == "v1":
-            signatures.append(signature)
-    return signatures
+    """The values of the ``v1`` entries; entries without a comma are skipped, unless every
+    entry lacks one (``malformed_header``). :func:`check_hmac` skips undecodable values."""
+    entries = [entry.partition(",") for entry in header.split()]
+    if not any(separator for _, separator, _ in entries):
+        raise SignatureError("malformed_header")
+    return [value for version, separator, value in entries if version == "v1" and separator]
 
 
 PROVIDER = StandardWebhooksProvider()

@@ -4,9 +4,11 @@ Signature: ``Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=<hex>
 ``v1`` is the hex HMAC-SHA256 of ``"{t}.{raw body}"`` keyed by the whole ``whsec_…`` string
 as UTF-8 (not base64-decoded, unlike Standard Webhooks). Stripe sends several ``v1`` while
 an endpoint secret is being rolled: any match is enough. ``v0`` (a legacy test-mode scheme)
-and unknown keys are ignored. A header without exactly one ``t``, or with an item that is
-not ``key=value``, or a ``v1`` that is not 64 hex digits, is ``malformed_header``; a header
-with no ``v1`` at all is ``bad_signature``.
+and unknown keys are ignored. Items that cannot match are skipped, as Stripe's libraries
+skip them (they compare every ``v1`` and pass over items without ``=``): items that are not
+``key=value`` and ``v1`` values that are not 64 hex digits. A header without exactly one
+``t``, or whose ``v1`` entries are all unreadable, is ``malformed_header``; a header with no
+``v1`` at all is ``bad_signature``.
 
 Time window: ``tolerance_seconds`` (300 s by default) in both directions. Stripe's libraries
 reject only old timestamps; we also reject ones more than the tolerance ahead
@@ -79,13 +81,13 @@ def _signed(timestamp: int, body: bytes) -> bytes:
 
 
 def _parse_header(header: str) -> tuple[int, list[str]]:
-    """``(t, [v1 signatures])`` from ``t=…,v1=…,v1=…,v0=…``."""
+    """``(t, [v1 signatures])`` from ``t=…,v1=…,v1=…,v0=…``; items without ``=`` skipped."""
     timestamps: list[str] = []
     signatures: list[str] = []
     for item in header.split(","):
         key, separator, value = item.strip().partition("=")
-        if not separator or not key:
-            raise SignatureError("malformed_header")
+        if not separator:
+            continue
         if key == "t":
             timestamps.append(value)
         elif key == "v1":

@@ -12,7 +12,7 @@ import base64
 import contextlib
 import importlib
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,10 @@ class Case:
     sign_extra: Mapping[str, str] = field(default_factory=dict)
     signs_body: bool = True
     signs_timestamp: bool = False
+    #: Providers that accept several signatures in one header: ``(header, beside)``, where
+    #: ``beside`` puts unreadable entries around the signed value. Such entries cannot
+    #: match and are skipped, as the providers' own libraries skip them.
+    signature_list: tuple[str, Callable[[str], str]] | None = None
 
 
 def _whsec(seed: bytes) -> str:
@@ -74,7 +78,13 @@ def _standard(family: str) -> Case:
         ),
         secrets=STANDARD_SECRETS,
         signs_timestamp=True,
+        signature_list=(f"{family}-signature", lambda valid: f"v1,Zm9v v2,abc {valid} v1 v1,"),
     )
+
+
+def _stripe_beside(valid: str) -> str:
+    timestamp, _, signatures = valid.partition(",")
+    return f"{timestamp},v1=xyz,stray,{signatures},v1={'0' * 63}"
 
 
 CASES: dict[str, Case] = {
@@ -92,6 +102,7 @@ CASES: dict[str, Case] = {
             ("Stripe-Signature", "t=1700000000,v1=xyz"),
         ),
         signs_timestamp=True,
+        signature_list=("Stripe-Signature", _stripe_beside),
     ),
     "shopify": Case(
         required_headers=("X-Shopify-Hmac-Sha256",),
@@ -138,6 +149,7 @@ BODY_SIGNING = [n for n in NAMES if CASES[n].signs_body]
 NOT_BODY_SIGNING = [n for n in NAMES if not CASES[n].signs_body]
 TIMESTAMP_SIGNING = [n for n in NAMES if CASES[n].signs_timestamp]
 MISSING = [(n, h) for n in NAMES for h in CASES[n].required_headers]
+LISTING = [n for n in NAMES if CASES[n].signature_list]
 MALFORMED = [(n, h, v) for n in NAMES for h, v in CASES[n].malformed]
 GARBAGE = ["", " ", ",", "=", "v1,", "t=", "sha256=", "é", "\x00", "a" * 5000, "1" * 40, "-1"]
 ODD_BODIES = [b"", b"not json", b"\xff\xfe\x00", b"[1, 2", b"null", b'"text"', b"[1, {}]"]
@@ -245,6 +257,22 @@ def test_rotation_accepts_the_old_and_the_new_secret(name: str) -> None:
 
 
 # --- headers --------------------------------------------------------------------------
+
+
+def _with_unreadable_entries(name: str, request: RawRequest) -> RawRequest:
+    header, beside = CASES[name].signature_list or ("", str)
+    return with_headers(request, **{header: beside(request.headers[header])})
+
+
+@pytest.mark.parametrize("name", LISTING)
+def test_an_unreadable_entry_beside_a_valid_one_is_accepted(name: str) -> None:
+    assert verify(name, _with_unreadable_entries(name, signed(name))).events
+
+
+@pytest.mark.parametrize("name", LISTING)
+def test_an_unreadable_entry_beside_a_wrong_one_is_a_bad_signature(name: str) -> None:
+    request = _with_unreadable_entries(name, signed(name, secret=CASES[name].secrets[2]))
+    assert rejection(name, request) == "bad_signature"
 
 
 @pytest.mark.parametrize(("name", "header"), MISSING)

@@ -76,3 +76,29 @@ def test_webhook_headers_are_used_when_both_families_are_present() -> None:
         "svix-signature": "x",
     }
     assert verify(headers).events[0].event_id == "msg_1"
+
+
+def _wrong_entry() -> str:
+    """A well-formed v1 entry (a base64 SHA-256 digest) signed with another secret."""
+    other = "whsec_" + base64.b64encode(b"other key").decode()
+    return PROVIDER.sign(BODY, other, NOW, msg_id="msg_1")["webhook-signature"]
+
+
+def test_unreadable_entries_beside_a_valid_one_are_skipped() -> None:
+    # The issue's header: the official libraries try every v1 entry and accept it.
+    headers = signed()
+    valid = headers["webhook-signature"]
+    headers["webhook-signature"] = f"{_wrong_entry()} v2,abc {valid} v1,Zm9v no-comma"
+    assert verify(headers).events[0].event_id == "msg_1"
+
+
+def test_unreadable_entries_beside_a_wrong_one_are_a_bad_signature() -> None:
+    headers = {**signed(), "webhook-signature": f"v1,Zm9v {_wrong_entry()} no-comma"}
+    with pytest.raises(SignatureError, match="bad_signature"):
+        verify(headers)
+
+
+@pytest.mark.parametrize("header", ["v1,Zm9v", "v1,Zm9v v1,not*base64", "no-comma v1,"])
+def test_header_without_any_readable_v1_entry_is_malformed(header: str) -> None:
+    with pytest.raises(SignatureError, match="malformed_header"):
+        verify({**signed(), "webhook-signature": header})

@@ -56,3 +56,22 @@ def test_unparseable_body_is_accepted_under_its_fingerprint() -> None:
     body = b"\x00 not json"
     event = verify(body, f"t={NOW},v1={v1(body)}").events[0]
     assert (event.event_id, event.event_type) == (body_fingerprint(body), "unknown")
+
+
+def test_unreadable_v1_entries_beside_a_valid_one_are_skipped() -> None:
+    # Stripe's libraries compare every v1 and skip items without "=": so do we.
+    body = b'{"id": "evt_1"}'
+    header = f"t={NOW},v1=xyz,v1={v1(body, 'whsec_rolled')},v1={v1(body)},v1=Zm9v,stray"
+    assert verify(body, header).events[0].event_id == "evt_1"
+
+
+def test_unreadable_v1_entries_beside_a_wrong_one_are_a_bad_signature() -> None:
+    body = b'{"id": "evt_1"}'
+    with pytest.raises(SignatureError, match="bad_signature"):
+        verify(body, f"t={NOW},v1=xyz,v1={v1(body, 'whsec_rolled')},stray")
+
+
+@pytest.mark.parametrize("entries", ["v1=xyz", "v1=xyz,v1=" + "0" * 63, "v1=,stray"])
+def test_header_whose_v1_entries_are_all_unreadable_is_malformed(entries: str) -> None:
+    with pytest.raises(SignatureError, match="malformed_header"):
+        verify(b"{}", f"t={NOW},{entries}")
