@@ -31,10 +31,14 @@ def bundled_migrations_dir() -> Path:
 
 
 def load_migrations(directory: Path) -> list[Migration]:
+    """The migrations in ``directory``, in order; ``FileNotFoundError`` when it holds none
+    (a package built without its SQL files must not "apply" an empty schema)."""
     migrations = []
     for path in sorted(directory.glob("*.sql")):
         number, _, name = path.stem.partition("_")
         migrations.append(Migration(int(number), name, path.read_text()))
+    if not migrations:
+        raise FileNotFoundError(f"no migration files (NNNN_name.sql) in {directory}")
     versions = [m.version for m in migrations]
     if len(set(versions)) != len(versions):
         raise ValueError(f"duplicate migration numbers in {directory}")
