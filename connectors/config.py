@@ -3,8 +3,9 @@
 Each ``[connectors.<name>]`` table declares one connector; its ``destination`` table is
 validated by the model of the destination registered under its ``type`` (a union tagged
 on ``type``, see :mod:`connectors.destinations`). A secret is written as
-``"secret:<name>"`` and taken from ``settings.connectors.secrets`` (environment variable
-``HOOKLINE_CONNECTORS__SECRETS__<NAME>``), so the file can be committed::
+``"secret:<name>"`` and taken from the settings root's ``secrets`` (environment variable
+``HOOKLINE_SECRETS__<NAME>``, see :func:`hookline.config_files.resolve_secret`), so the
+file can be committed::
 
     [connectors.crm]
     families = ["customer", "order"]
@@ -28,10 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from connectors.destinations import REGISTRY
 from connectors.destinations.base import DestinationConfig
 from connectors.errors import ConfigError
-from hookline.config_files import describe, load_document, section_tables
+from hookline.config_files import describe, load_document, resolve_secret, section_tables
 from hookline.topics import EVENT_FAMILIES
-
-SECRET_PREFIX = "secret:"  # noqa: S105 - a marker, not a secret
 
 
 class _Config(BaseModel):
@@ -153,9 +152,6 @@ def _parse_connector(name: str, table: Any, secrets: Mapping[str, SecretStr]) ->
 
 
 def _resolve(connector: str, value: Any, secrets: Mapping[str, SecretStr]) -> Any:
-    if not isinstance(value, str) or not value.startswith(SECRET_PREFIX):
+    if not isinstance(value, str):
         return value
-    key = value.removeprefix(SECRET_PREFIX).lower()
-    if key not in secrets:
-        raise ConfigError(f"connector {connector!r}: secret {key!r} is not set")
-    return secrets[key].get_secret_value()
+    return resolve_secret(value, secrets, f"connector {connector!r}", ConfigError)

@@ -28,6 +28,8 @@ from enum import StrEnum
 
 import aiohttp
 
+from hookline.config_files import ConfigFileError
+
 #: Retriable for every destination. A destination adds its vendor's documented extras.
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_BODY_CHARS = 1024
@@ -54,7 +56,7 @@ class ConnectorError(Exception):
     """Base of the connector layer's errors."""
 
 
-class ConfigError(ConnectorError):
+class ConfigError(ConnectorError, ConfigFileError):
     """The connectors file is invalid. The message never contains a secret value."""
 
 

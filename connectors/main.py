@@ -71,5 +71,5 @@ def run(settings: Settings, only: Sequence[str] = ()) -> None:
     """Run the connectors of ``settings.connectors.config_file`` (or only the named ones)
     until SIGTERM/SIGINT."""
     configure_logging(settings.log)
-    configs = load_connectors(settings.connectors.config_file, settings.connectors.secrets)
+    configs = load_connectors(settings.connectors.config_file, settings.secrets)
     asyncio.run(serve(settings, select(configs, only)))

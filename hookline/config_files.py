@@ -1,7 +1,9 @@
 """Reading Hookline's TOML configuration files (sources, connectors) the same way.
 
-Errors name locations and pydantic's messages only, never input values: a secret in the
-wrong field must not end up in a log line.
+A secret is never written in a file: a value ``"secret:<name>"`` stands for
+``Settings.secrets[<name>]`` (``HOOKLINE_SECRETS__<NAME>``), the one place secrets come
+from. Errors name locations, secret names and pydantic's messages only, never input
+values: a secret in the wrong field must not end up in a log line.
 """
 
 from __future__ import annotations
@@ -11,7 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
+
+SECRET_PREFIX = "secret:"  # noqa: S105 - a marker, not a secret
+#: The syntax before the settings root held every secret; refused with the new one's name.
+_RETIRED_PREFIX = "env:"
 
 
 class ConfigFileError(ValueError):
@@ -36,3 +42,26 @@ def section_tables(
 def describe(exc: ValidationError) -> str:
     """``loc: message; …`` — pydantic's own text would echo the input values."""
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+def resolve_secret(
+    value: str,
+    secrets: Mapping[str, SecretStr],
+    where: str,
+    error: type[Exception] = ConfigFileError,
+) -> str:
+    """``value`` itself, or the secret it names as ``secret:<name>`` (names are
+    case-insensitive). ``error`` names ``where``, the secret and its variable when the
+    secret is missing or empty, never a value."""
+    if value.startswith(_RETIRED_PREFIX):
+        raise error(
+            f"{where}: 'env:' references are no longer read; write 'secret:<name>' and set "
+            "HOOKLINE_SECRETS__<NAME> (docs/operations.md, Configuration and secrets)"
+        )
+    if not value.startswith(SECRET_PREFIX):
+        return value
+    name = value.removeprefix(SECRET_PREFIX).lower()
+    secret = secrets.get(name)
+    if secret is None or not secret.get_secret_value():
+        raise error(f"{where}: secret {name!r} is not set (HOOKLINE_SECRETS__{name.upper()})")
+    return secret.get_secret_value()

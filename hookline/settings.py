@@ -3,6 +3,9 @@
 Every value comes from the environment (prefix ``HOOKLINE_``, ``__`` between nested
 names, e.g. ``HOOKLINE_KAFKA__BOOTSTRAP_SERVERS``) or an ``.env`` file. Nothing else in
 Hookline reads ``os.environ``; secrets are ``SecretStr`` and never appear in a ``repr``.
+The sources and connectors files name a secret as ``"secret:<name>"``; its value is
+``Settings.secrets[<name>]``, i.e. ``HOOKLINE_SECRETS__<NAME>`` (docs/operations.md,
+"Configuration and secrets").
 """
 
 from __future__ import annotations
@@ -92,11 +95,6 @@ class ConnectorSettings(BaseModel):
     config_file: Path = Field(
         Path("config/connectors.toml"), description="TOML file declaring the connectors."
     )
-    secrets: dict[str, SecretStr] = Field(
-        default_factory=dict,
-        description="Secrets the connectors file names as 'secret:<name>'; set each as "
-        "HOOKLINE_CONNECTORS__SECRETS__<NAME>.",
-    )
     instance_id: str = Field(
         "",
         description="Static group membership of this process (group.instance.id suffix): a "
@@ -133,3 +131,9 @@ class Settings(BaseSettings):
     processors: ProcessorSettings = Field(default_factory=ProcessorSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
+    secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Every secret the sources and connectors files name as 'secret:<name>' "
+        "(names are lower-cased); set each as HOOKLINE_SECRETS__<NAME>, in the environment "
+        "or in .env.",
+    )

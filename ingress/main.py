@@ -19,7 +19,7 @@ from ingress.sources import load_sources
 def serve(settings: Settings) -> None:
     """Serve in this process until SIGINT/SIGTERM; then stop accepting, flush, exit."""
     configure_logging(settings.log)
-    sources = load_sources(settings.ingress.sources_file, os.environ)
+    sources = load_sources(settings.ingress.sources_file, settings.secrets)
     app = create_app(settings, sources)
     app.on_startup.append(_tune_garbage_collector)
     get_logger("hookline.ingress").info(
@@ -48,7 +48,9 @@ async def _tune_garbage_collector(_app: web.Application) -> None:
 
 
 def run(settings: Settings) -> None:
-    """Start ``settings.ingress.workers`` processes on one port and wait for them."""
+    """Start ``settings.ingress.workers`` processes on one port and wait for them. An
+    invalid sources file (a missing secret) stops it here, before any worker starts."""
+    load_sources(settings.ingress.sources_file, settings.secrets)
     if settings.ingress.workers == 1:
         serve(settings)
         return
@@ -69,3 +71,5 @@ def run(settings: Settings) -> None:
     signal.signal(signal.SIGINT, forward)
     for worker in workers:
         worker.join()
+    if any(worker.exitcode for worker in workers):
+        raise SystemExit(1)

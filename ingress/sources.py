@@ -1,12 +1,13 @@
 """Webhook sources from a TOML file.
 
 Each ``[sources.<name>]`` table binds a name (the URL segment) to a provider type, its
-secrets and limits; the provider's own config model validates the table. A secret may be
-given as ``"env:VARIABLE"`` so the file can be committed without secrets::
+secrets and limits; the provider's own config model validates the table. A secret is
+given as ``"secret:<name>"``, read from the settings root (``HOOKLINE_SECRETS__<NAME>``,
+see :func:`hookline.config_files.resolve_secret`), so the file can be committed::
 
     [sources.stripe]
     provider = "stripe"
-    secrets = ["env:STRIPE_WEBHOOK_SECRET", "env:STRIPE_WEBHOOK_SECRET_OLD"]
+    secrets = ["secret:stripe_webhook_secret", "secret:stripe_webhook_secret_old"]
     max_body_bytes = 262144
 """
 
@@ -16,31 +17,37 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
-from hookline.config_files import describe, load_document, section_tables
+from hookline.config_files import (
+    ConfigFileError,
+    describe,
+    load_document,
+    resolve_secret,
+    section_tables,
+)
 from ingress.providers import REGISTRY
 from ingress.providers.base import SourceConfig
 
-ENV_PREFIX = "env:"
 
-
-class SourcesConfigError(ValueError):
+class SourcesConfigError(ConfigFileError):
     """The sources file is invalid. The message never contains a secret value."""
 
 
-def load_sources(path: Path, environ: Mapping[str, str]) -> dict[str, SourceConfig]:
-    return parse_sources(load_document(path), environ)
+def load_sources(path: Path, secrets: Mapping[str, SecretStr]) -> dict[str, SourceConfig]:
+    """The sources of ``path``, ``secret:<name>`` resolved from ``secrets``
+    (``Settings.secrets``)."""
+    return parse_sources(load_document(path), secrets)
 
 
 def parse_sources(
-    document: Mapping[str, Any], environ: Mapping[str, str]
+    document: Mapping[str, Any], secrets: Mapping[str, SecretStr]
 ) -> dict[str, SourceConfig]:
     tables = section_tables(document, "sources", SourcesConfigError)
-    return {name: _parse_source(name, table, environ) for name, table in tables.items()}
+    return {name: _parse_source(name, table, secrets) for name, table in tables.items()}
 
 
-def _parse_source(name: str, table: Any, environ: Mapping[str, str]) -> SourceConfig:
+def _parse_source(name: str, table: Any, secrets: Mapping[str, SecretStr]) -> SourceConfig:
     if not isinstance(table, dict):
         raise SourcesConfigError(f"source {name!r}: must be a table")
     provider = table.get("provider")
@@ -49,19 +56,14 @@ def _parse_source(name: str, table: Any, environ: Mapping[str, str]) -> SourceCo
             f"source {name!r}: unknown provider {provider!r}; known: {sorted(REGISTRY)}"
         )
     fields = dict(table, name=name)
-    fields["secrets"] = [_resolve_secret(name, s, environ) for s in table.get("secrets", [])]
+    fields["secrets"] = [_resolve_secret(name, s, secrets) for s in table.get("secrets", [])]
     try:
         return REGISTRY[provider].config_model.model_validate(fields)
     except ValidationError as exc:
         raise SourcesConfigError(f"source {name!r}: {describe(exc)}") from None
 
 
-def _resolve_secret(source: str, value: Any, environ: Mapping[str, str]) -> str:
+def _resolve_secret(source: str, value: Any, secrets: Mapping[str, SecretStr]) -> str:
     if not isinstance(value, str):
         raise SourcesConfigError(f"source {source!r}: secrets must be strings")
-    if not value.startswith(ENV_PREFIX):
-        return value
-    variable = value.removeprefix(ENV_PREFIX)
-    if variable not in environ or not environ[variable]:
-        raise SourcesConfigError(f"source {source!r}: environment variable {variable} is not set")
-    return environ[variable]
+    return resolve_secret(value, secrets, f"source {source!r}", SourcesConfigError)

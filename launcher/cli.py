@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from hookline.config_files import ConfigFileError
 from hookline.db import apply_migrations
 from hookline.kafka_clients import ensure_topics
 from hookline.logs import configure_logging, get_logger
@@ -21,7 +22,10 @@ from hookline.settings import Settings
 from hookline.topics import Topics
 
 app = typer.Typer(
-    help="Hookline: webhooks into Kafka, normalised, delivered.", no_args_is_help=True
+    help="Hookline: webhooks into Kafka, normalised, delivered.",
+    no_args_is_help=True,
+    # A traceback's local variables may hold resolved secrets: never print them.
+    pretty_exceptions_show_locals=False,
 )
 
 
@@ -81,7 +85,7 @@ def demo(
 
     settings = Settings()
     configure_logging(settings.log)
-    sources = load_sources(settings.ingress.sources_file, os.environ)
+    sources = load_sources(settings.ingress.sources_file, settings.secrets)
     tally = asyncio.run(DemoTraffic(url, sources).run(rate, count))
     typer.echo(dict(sorted(tally.items())))
 
@@ -143,7 +147,12 @@ def run(
 
 
 def main() -> None:
-    app()
+    """Run a command; an invalid configuration ends it with one line and exit status 2."""
+    try:
+        app()
+    except ConfigFileError as exc:
+        typer.echo(f"hookline: configuration error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

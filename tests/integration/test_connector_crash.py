@@ -41,7 +41,7 @@ async def start_connector(
         "HOOKLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
         "HOOKLINE_KAFKA__DEFAULT_PARTITIONS": str(settings.kafka.default_partitions),
         "HOOKLINE_POSTGRES__DATABASE": settings.postgres.database,
-        "HOOKLINE_CONNECTORS__SECRETS__API_TOKEN": TOKEN,
+        "HOOKLINE_SECRETS__API_TOKEN": TOKEN,
         "HOOKLINE_CONNECTORS__METRICS_PORT": "0",
         "HOOKLINE_CONNECTORS__INSTANCE_ID": "crash-test",
         "HOOKLINE_LOG__LEVEL": "WARNING",

@@ -23,18 +23,19 @@ SECRET = "process-test-secret"
 
 
 def start_ingress(
-    settings: Settings, tmp_path: Path, workers: int
+    settings: Settings, tmp_path: Path, workers: int, extra_env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
     sources = tmp_path / "sources.toml"
-    sources.write_text('[sources.gh]\nprovider = "github"\nsecrets = ["env:GH_SECRET"]\n')
+    sources.write_text('[sources.gh]\nprovider = "github"\nsecrets = ["secret:gh_secret"]\n')
     port = free_port()
     env = {
         **os.environ,
-        "GH_SECRET": SECRET,
+        "HOOKLINE_SECRETS__GH_SECRET": SECRET,
         "HOOKLINE_INGRESS__PORT": str(port),
         "HOOKLINE_INGRESS__WORKERS": str(workers),
         "HOOKLINE_INGRESS__SOURCES_FILE": str(sources),
         "HOOKLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "launcher.cli", "ingress"],
@@ -83,3 +84,23 @@ def test_two_workers_share_the_port_and_stop_cleanly_on_sigterm(
     assert SECRET not in stderr
     keys = {r.key() for r in consume(topics.raw_webhooks, 40)}
     assert keys == {f"gh:w-{i}".encode() for i in range(40)}
+
+
+def test_a_missing_secret_stops_the_ingress_with_one_line_naming_it(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[sources.gh]\nprovider = "github"\nsecrets = ["secret:gh_secret"]\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_SECRETS__")}
+    env |= {"HOOKLINE_INGRESS__SOURCES_FILE": str(sources), "HOOKLINE_INGRESS__WORKERS": "2"}
+    result = subprocess.run(
+        [sys.executable, "-m", "launcher.cli", "ingress"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.decode().strip().splitlines() == [
+        "hookline: configuration error: source 'gh': secret 'gh_secret' is not set "
+        "(HOOKLINE_SECRETS__GH_SECRET)"
+    ]

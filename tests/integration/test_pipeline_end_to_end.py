@@ -52,7 +52,7 @@ def test_demo_traffic_reaches_the_destination_and_ctrl_c_stops_everything(
         "HOOKLINE_PROCESSORS__DATA_DIR": str(tmp_path / "state"),
         "HOOKLINE_CONNECTORS__CONFIG_FILE": str(tmp_path / "connectors.toml"),
         "HOOKLINE_CONNECTORS__METRICS_PORT": str(ports["connectors"]),
-        "HOOKLINE_CONNECTORS__SECRETS__DEMO_API_TOKEN": "test-token",
+        "HOOKLINE_SECRETS__DEMO_API_TOKEN": "test-token",
         "HOOKLINE_LOG__FORMAT": "json",
     }
     argv = [

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from multidict import CIMultiDict
+from pydantic import SecretStr
 
 from ingress.providers import REGISTRY
 from ingress.providers.base import RawRequest
@@ -29,18 +30,18 @@ def secrets(path: Path) -> list[str]:
     return [s for table in document(path)["sources"].values() for s in table["secrets"]]
 
 
-def test_example_sources_parse_with_secrets_from_the_environment() -> None:
-    environ = {s.removeprefix("env:"): ENV_VALUE for s in secrets(EXAMPLE)}
-    sources = parse_sources(document(EXAMPLE), environ)
+def test_example_sources_parse_with_secrets_from_the_settings_root() -> None:
+    values = {s.removeprefix("secret:"): SecretStr(ENV_VALUE) for s in secrets(EXAMPLE)}
+    sources = parse_sources(document(EXAMPLE), values)
     assert all(s.secrets[0].get_secret_value() == ENV_VALUE for s in sources.values())
 
 
 def test_example_sources_hold_no_literal_secret() -> None:
-    assert all(s.startswith("env:") for s in secrets(EXAMPLE))
+    assert all(s.startswith("secret:") for s in secrets(EXAMPLE))
 
 
-def test_demo_sources_parse_without_an_environment() -> None:
-    assert not any(s.startswith("env:") for s in secrets(DEMO))
+def test_demo_sources_parse_without_secrets_set() -> None:
+    assert not any(s.startswith("secret:") for s in secrets(DEMO))
     assert parse_sources(document(DEMO), {})
 
 
