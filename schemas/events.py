@@ -20,7 +20,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 SCHEMA_VERSION = "v1"
 _NAMESPACE = uuid.UUID("5f0c8e3a-2b1d-4c6e-9a7f-3d2e1b0c9a8f")  # fixed forever: ids depend on it
@@ -33,6 +33,26 @@ def canonical_event_id(source: str, provider_event_id: str, subject: str) -> str
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+#: Bounds of a ``metadata`` map: Stripe's own limits (50 keys, values up to 500 characters)
+#: with room for other origins' longer key names. Normalisers leave out what does not fit.
+METADATA_MAX_ENTRIES = 50
+METADATA_MAX_KEY_LENGTH = 100
+METADATA_MAX_VALUE_LENGTH = 500
+
+Metadata = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=METADATA_MAX_KEY_LENGTH)],
+        Annotated[str, StringConstraints(max_length=METADATA_MAX_VALUE_LENGTH)],
+    ],
+    Field(
+        max_length=METADATA_MAX_ENTRIES,
+        description="The origin's own key-value metadata (e.g. Stripe metadata such as "
+        "order_id), string values only; entries that are not strings or exceed the bounds "
+        "are left out (the raw topic keeps them).",
+    ),
+]
 
 
 class Money(_Model):
@@ -103,6 +123,7 @@ class Order(_Entity):
     tags: tuple[str, ...] = ()
     created_at: AwareDatetime | None = None
     cancelled_at: AwareDatetime | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class Customer(_Entity):
@@ -155,6 +176,7 @@ class Payment(_Entity):
     refunds: tuple[Refund, ...] = ()
     description: str | None = None
     created_at: AwareDatetime | None = None
+    metadata: Metadata = Field(default_factory=dict)
 
 
 class InventoryLevel(_Model):

@@ -6,7 +6,10 @@ or ``TypeError``, so a malformed body is dead-lettered with a reason a person ca
 - **Money**: decimal strings (``"199.00"``) become integer minor units using the
   currency's ISO 4217 exponent (JPY 0, KWD/BHD 3, CLF 4, default 2); an amount more precise
   than its currency is rejected unless the caller asks for rounding (half to even).
-  Integers that are already minor units (Stripe) pass through unchanged.
+  Integers in an origin's minor units (Stripe) are converted from the origin's exponent
+  for the currency to ISO 4217's, where the two differ.
+- **Metadata**: an origin's key-value map kept string-valued and within the bounds of
+  :data:`schemas.events.Metadata`.
 - **Timestamps**: ISO 8601 strings with an offset, unix seconds or unix milliseconds all
   become timezone-aware UTC datetimes. A string without an offset is rejected unless the
   caller knows it is UTC (WooCommerce's ``*_gmt`` fields).
@@ -14,8 +17,9 @@ or ``TypeError``, so a malformed body is dead-lettered with a reason a person ca
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Literal
@@ -23,7 +27,13 @@ from typing import Any, Literal
 import orjson
 
 from processors.normalisers.base import InvalidPayload
-from schemas.events import Address, Money
+from schemas.events import (
+    METADATA_MAX_ENTRIES,
+    METADATA_MAX_KEY_LENGTH,
+    METADATA_MAX_VALUE_LENGTH,
+    Address,
+    Money,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
@@ -87,13 +97,56 @@ def money(amount: object, currency: str | None, *, rounding: bool = False) -> Mo
     return Money(amount_minor=minor_units(amount, code, rounding=rounding), currency=code)
 
 
-def money_minor(amount: object, currency: object) -> Money | None:
-    """An amount already in minor units (Stripe); None when either part is absent."""
+def money_minor(
+    amount: object, currency: object, exponent_of: Callable[[str], int] | None = None
+) -> Money | None:
+    """An integer amount in the origin's minor units as Money in ISO 4217 minor units;
+    None when either part is absent.
+
+    ``exponent_of(code)`` is how many decimals the origin's integers carry for a currency
+    (Stripe writes ISK with 2, ISO 4217 gives it 0); without it they are ISO minor units
+    already. An amount that is no whole number of ISO minor units is ``InvalidPayload``.
+    """
     if amount is None or currency is None:
         return None
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidPayload(f"{amount!r} is not an integer amount in minor units")
-    return Money(amount_minor=amount, currency=currency_code(currency))
+    code = currency_code(currency)
+    iso = CURRENCY_EXPONENTS.get(code, 2)
+    shift = iso - (exponent_of(code) if exponent_of else iso)
+    whole, rest = divmod(amount, 10**-shift) if shift < 0 else (amount * 10**shift, 0)
+    if rest:
+        raise InvalidPayload(f"{amount} is not a whole number of {code} minor units")
+    return Money(amount_minor=whole, currency=code)
+
+
+def string_map(obj: Obj | None) -> dict[str, str]:
+    """An origin's metadata object (Stripe's ``metadata``) as :func:`bounded_strings`."""
+    return bounded_strings(obj.data.items()) if obj is not None else {}
+
+
+def pair_map(value: object, key_field: str) -> dict[str, str]:
+    """A list of ``{key_field: …, "value": …}`` objects (Shopify ``note_attributes``,
+    WooCommerce ``meta_data``) as :func:`bounded_strings`; anything else in it is skipped,
+    so odd metadata never rejects the entity that carries it."""
+    items = value if isinstance(value, list) else []
+    pairs = (i for i in items if isinstance(i, dict))
+    return bounded_strings((i.get(key_field), i.get("value")) for i in pairs)
+
+
+def bounded_strings(pairs: Iterable[tuple[object, object]]) -> dict[str, str]:
+    """Metadata within the bounds of :data:`schemas.events.Metadata`, in the origin's order:
+    pairs whose key or value is not a string or is too long are left out, and so is every
+    pair after the first :data:`METADATA_MAX_ENTRIES` kept. A repeated key keeps its last."""
+    kept = (
+        (key, value)
+        for key, value in pairs
+        if isinstance(key, str)
+        and isinstance(value, str)
+        and 0 < len(key) <= METADATA_MAX_KEY_LENGTH
+        and len(value) <= METADATA_MAX_VALUE_LENGTH
+    )
+    return dict(itertools.islice(kept, METADATA_MAX_ENTRIES))
 
 
 def parse_time(value: object, *, unix: Unix = "s", naive_utc: bool = False) -> datetime:

@@ -31,7 +31,8 @@ Order ``status``: ``cancelled`` when ``cancelled_at`` is set; else a refunded
 ``financial_status``; else ``fulfilled``; else paid, partially_paid, pending (pending,
 authorized), cancelled (voided); ``open`` without a financial status. ``total``,
 ``subtotal``, ``tax`` are ``total_price``, ``subtotal_price``, ``total_tax`` in the shop
-currency, as originally charged (refunds are visible in the status).
+currency, as originally charged (refunds are visible in the status). ``metadata``: the
+cart's ``note_attributes`` (``name`` -> string ``value``), bounded.
 
 Products carry no currency in their payload, so ``Product.price`` stays unset; variant
 stock goes to ``inventory``, and ``sku`` is set for single-variant products. Inventory-level
@@ -54,7 +55,7 @@ from processors.normalisers.base import (
     event,
     passthrough,
 )
-from processors.normalisers.fields import Obj, address, json_object, split_tags
+from processors.normalisers.fields import Obj, address, json_object, pair_map, split_tags
 from schemas.events import (
     CloudEvent,
     Customer,
@@ -175,6 +176,7 @@ def _order(body: Obj, received_at: datetime) -> Order:
         tags=split_tags(body.get("tags")),
         created_at=body.time("created_at"),
         cancelled_at=body.time("cancelled_at"),
+        metadata=pair_map(body.get("note_attributes"), "name"),
     )
 
 

@@ -31,8 +31,12 @@ partially_refunded; refunds by their own status; invoices draft, open -> pending
 succeeded, uncollectible -> failed, void -> cancelled; sessions by ``payment_status``
 (paid, no_payment_required -> succeeded; else pending), expired -> cancelled.
 
-Amounts are already integer minor units. Stripe objects carry no modification time, so
-``updated_at`` (and ``time``) is the event's ``created``. IDs are global: ``stripe:{id}``.
+Amounts are integers in Stripe's minor unit of the currency, converted to ISO 4217 minor
+units where the two differ (:func:`_stripe_exponent`): ISK and UGX (Stripe: two decimals,
+ISO: none; an amount that is not a whole number of units is invalid), MGA (Stripe: none,
+ISO: two). ``metadata`` (payments; for customers it is ``properties``) is kept as bounded
+strings. Stripe objects carry no modification time, so ``updated_at`` (and ``time``) is the
+event's ``created``. IDs are global: ``stripe:{id}``.
 """
 
 from __future__ import annotations
@@ -47,8 +51,8 @@ from processors.normalisers.base import (
     event,
     passthrough,
 )
-from processors.normalisers.fields import Obj, address, json_object, money_minor
-from schemas.events import CloudEvent, Customer, CustomerRef, Payment, Refund
+from processors.normalisers.fields import Obj, address, json_object, money_minor, string_map
+from schemas.events import CloudEvent, Customer, CustomerRef, Money, Payment, Refund
 
 _ACTIONS = {
     "created": "created",
@@ -94,6 +98,23 @@ _ADDRESS = {
 }
 _SESSION_PAYMENT_STATUS = {"paid": "succeeded", "no_payment_required": "succeeded"}
 
+# How many decimals Stripe's API amounts carry per currency, from "Supported currencies"
+# (https://docs.stripe.com/currencies: "Zero-decimal currencies", "Three-decimal
+# currencies", "Special cases"); every other currency has two. UGX is on Stripe's
+# zero-decimal list, but its special case governs amounts, as ISK's does: "UGX transitioned
+# to a zero-decimal currency, but backwards compatibility requires you to represent it as a
+# two-decimal value [...] to charge 5 UGX, provide an amount value of 500". HUF and TWD are
+# special only for payouts ("even though you can charge two-decimal amounts"), and payout
+# amounts are two-decimal too ("pay out HUF 10 by submitting 1000").
+# fmt: off
+_STRIPE_ZERO_DECIMAL = ("BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF",
+                        "VND", "VUV", "XAF", "XOF", "XPF")
+# fmt: on
+_STRIPE_EXPONENTS = {
+    **dict.fromkeys(_STRIPE_ZERO_DECIMAL, 0),
+    **dict.fromkeys(["BHD", "JOD", "KWD", "OMR", "TND"], 3),
+}
+
 
 class StripeNormaliser(ProviderNormaliser):
     def convert(self, raw: RawEvent) -> list[CloudEvent]:
@@ -116,6 +137,15 @@ class StripeNormaliser(ProviderNormaliser):
                 )
             ]
         return [event(raw, _action(event_type, obj), build(obj, at))]
+
+
+def _stripe_exponent(currency: str) -> int:
+    return _STRIPE_EXPONENTS.get(currency, 2)
+
+
+def _money(amount: object, currency: object) -> Money | None:
+    """A Stripe amount as ISO 4217 minor units."""
+    return money_minor(amount, currency, _stripe_exponent)
 
 
 def _action(event_type: str, obj: Obj) -> str:
@@ -155,6 +185,7 @@ def _payment(
         "status": status or "unknown",
         "description": obj.text("description"),
         "created_at": obj.time("created"),
+        "metadata": string_map(obj.child("metadata")),
     }
     return Payment.model_validate(fields | extra)
 
@@ -168,7 +199,7 @@ def _payment_intent(obj: Obj, at: datetime) -> Payment:
         at,
         "payment_intent",
         status,
-        amount=money_minor(obj.get("amount"), obj.get("currency")),
+        amount=_money(obj.get("amount"), obj.get("currency")),
         customer=_customer_ref(obj, obj.text("receipt_email")),
     )
 
@@ -188,8 +219,8 @@ def _charge(obj: Obj, at: datetime) -> Payment:
         at,
         "charge",
         status,
-        amount=money_minor(obj.get("amount"), currency),
-        amount_refunded=money_minor(refunded, currency),
+        amount=_money(obj.get("amount"), currency),
+        amount_refunded=_money(refunded, currency),
         customer=_customer_ref(obj, email),
         parent_id=_ref(obj.get("payment_intent")),
         refunds=tuple(_refund_item(r) for r in refund_list.children("data")) if refund_list else (),
@@ -197,7 +228,7 @@ def _charge(obj: Obj, at: datetime) -> Payment:
 
 
 def _refund_item(obj: Obj) -> Refund:
-    amount = money_minor(obj.get("amount"), obj.get("currency"))
+    amount = _money(obj.get("amount"), obj.get("currency"))
     if amount is None:
         raise obj.error("amount", "refund without amount or currency")
     return Refund(
@@ -215,7 +246,7 @@ def _refund(obj: Obj, at: datetime) -> Payment:
         at,
         "refund",
         _PLAIN_STATUS.get(str(obj.get("status"))),
-        amount=money_minor(obj.get("amount"), obj.get("currency")),
+        amount=_money(obj.get("amount"), obj.get("currency")),
         parent_id=_ref(obj.get("charge")) or _ref(obj.get("payment_intent")),
         description=obj.text("description") or obj.text("reason"),
     )
@@ -228,7 +259,7 @@ def _invoice(obj: Obj, at: datetime) -> Payment:
         at,
         "invoice",
         _INVOICE_STATUS.get(str(obj.get("status"))),
-        amount=money_minor(total, obj.get("currency")),
+        amount=_money(total, obj.get("currency")),
         customer=_customer_ref(obj, obj.text("customer_email")),
         description=obj.text("description") or obj.text("number"),
     )
@@ -244,7 +275,7 @@ def _checkout_session(obj: Obj, at: datetime) -> Payment:
         at,
         "checkout_session",
         status,
-        amount=money_minor(obj.get("amount_total"), obj.get("currency")),
+        amount=_money(obj.get("amount_total"), obj.get("currency")),
         customer=_customer_ref(obj, email),
     )
 

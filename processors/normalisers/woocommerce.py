@@ -27,7 +27,9 @@ Orders: WooCommerce has one status field; it is kept in ``financial_status`` and
 ``status``: pending, on-hold, draft, checkout-draft -> pending; processing -> paid (paid,
 awaiting fulfilment); completed -> fulfilled; cancelled; refunded; failed -> unknown.
 ``subtotal`` is the sum of the line subtotals. A store may keep more decimals than its
-currency has: amounts are rounded half to even to the currency's minor unit.
+currency has: amounts are rounded half to even to the currency's minor unit. ``metadata``:
+the order's ``meta_data`` (``key`` -> string ``value``; plugins' ``_``-prefixed keys too),
+bounded.
 Products carry no currency, so ``Product.price`` stays unset; ``stock_quantity`` becomes
 one inventory level.
 """
@@ -46,7 +48,7 @@ from processors.normalisers.base import (
     event,
     passthrough,
 )
-from processors.normalisers.fields import Obj, address, json_object, split_tags
+from processors.normalisers.fields import Obj, address, json_object, pair_map, split_tags
 from schemas.events import (
     CloudEvent,
     Customer,
@@ -143,6 +145,7 @@ def _order(body: Obj, ids: Ids, scope: str, received_at: datetime) -> Order:
         line_items=tuple(_line_item(item, currency, scope) for item in items),
         shipping_address=address(body.child("shipping"), **_ADDRESS),
         created_at=_time(body, "date_created"),
+        metadata=pair_map(body.get("meta_data"), "key"),
     )
 
 

@@ -130,6 +130,15 @@ def test_minor_unit_integers_pass_through_and_strings_do_not() -> None:
         money_minor("50.00", "usd")
 
 
+def test_minor_units_of_another_exponent_are_converted_to_iso() -> None:
+    two_decimals = {"ISK": 2, "MGA": 0}.__getitem__
+    assert money_minor(490000, "isk", two_decimals) == Money(amount_minor=4900, currency="ISK")
+    assert money_minor(-500, "isk", two_decimals) == Money(amount_minor=-5, currency="ISK")
+    assert money_minor(50, "mga", two_decimals) == Money(amount_minor=5000, currency="MGA")
+    with pytest.raises(InvalidPayload, match="whole number of ISK"):
+        money_minor(490001, "isk", two_decimals)
+
+
 # --- timestamps --------------------------------------------------------------------------
 
 

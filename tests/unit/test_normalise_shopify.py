@@ -272,3 +272,9 @@ def test_same_delivery_same_ids() -> None:
     assert run("orders/paid", sample("shopify", ORDER)) == run(
         "orders/paid", sample("shopify", ORDER)
     )
+
+
+def test_order_note_attributes_are_its_metadata() -> None:
+    attributes = [{"name": "gift", "value": "yes"}, {"name": "po", "value": 12}, "junk"]
+    data = run("orders/create", minimal_order("JPY", "1500") | {"note_attributes": attributes})
+    assert data[0].data.metadata == {"gift": "yes"}

@@ -288,3 +288,82 @@ def test_same_event_same_id_and_another_delivery_id_another_id() -> None:
     other = normalise(raw_event("stripe", "payment_intent.succeeded", body, event_id="evt-2"))
     assert first == again
     assert first[0].id != other[0].id
+
+
+# --- Stripe's currency special cases (https://docs.stripe.com/currencies) ------------------
+
+
+@pytest.mark.parametrize(
+    ("stripe_amount", "currency", "minor"),
+    [
+        # "ISK transitioned to a zero-decimal currency, but backward compatibility requires
+        # you to represent it as a two-decimal value": 4,900 kr is 490000; ISO exponent 0.
+        (490000, "isk", 4900),
+        # UGX: the same special case (and ISO exponent 0): 5 UGX is 500.
+        (500, "ugx", 5),
+        # HUF and TWD are zero-decimal for payouts only; charges are two-decimal, as in ISO.
+        (104500, "huf", 104500),
+        (80045, "twd", 80045),
+        # Zero-decimal on Stripe and in ISO: unchanged.
+        (5000, "jpy", 5000),
+        # MGA is on Stripe's zero-decimal list, but ISO 4217 gives it exponent 2.
+        (5000, "mga", 500000),
+        # Three-decimal on Stripe and in ISO (last digit 0): unchanged.
+        (5120, "kwd", 5120),
+        (2000, "eur", 2000),
+    ],
+)
+def test_payment_amounts_follow_iso_minor_units_in_stripes_special_cases(
+    stripe_amount: int, currency: str, minor: int
+) -> None:
+    _, data = run("payment_intent.succeeded", intent(amount=stripe_amount, currency=currency))
+    assert data.amount == Money(amount_minor=minor, currency=currency.upper())
+
+
+def test_every_amount_of_a_charge_is_converted() -> None:
+    refund = charge()["refunds"]["data"][0] | {"amount": 100000, "currency": "isk"}
+    obj = charge(amount=490000, amount_refunded=100000, currency="isk", refunded=False)
+    _, data = run("charge.updated", obj | {"refunds": {"data": [refund]}})
+    assert data.amount == Money(amount_minor=4900, currency="ISK")
+    assert data.amount_refunded == Money(amount_minor=1000, currency="ISK")
+    assert data.refunds[0].amount == Money(amount_minor=1000, currency="ISK")
+
+
+@pytest.mark.parametrize("currency", ["isk", "ugx"])
+def test_fractional_amount_in_a_whole_unit_currency_is_invalid(currency: str) -> None:
+    with pytest.raises(InvalidPayload, match="whole number"):
+        run("payment_intent.succeeded", intent(amount=490050, currency=currency))
+
+
+# --- metadata -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event_type", "obj"),
+    [
+        ("payment_intent.succeeded", intent()),
+        ("charge.succeeded", charge()),
+        ("invoice.paid", {"id": "in_1", "object": "invoice", "status": "paid"}),
+        ("checkout.session.completed", {"id": "cs_1", "object": "checkout.session"}),
+        ("refund.created", {"id": "re_1", "object": "refund", "status": "pending"}),
+    ],
+)
+def test_payment_metadata_is_carried(event_type: str, obj: dict[str, Any]) -> None:
+    metadata = {"order_id": "6735", "channel": "web"}
+    _, data = run(event_type, obj | {"metadata": metadata})
+    assert data.metadata == metadata
+
+
+def test_metadata_keeps_only_bounded_string_entries() -> None:
+    metadata: dict[str, Any] = {"order_id": "6735", "nested": {"no": 1}, "n": 7}
+    metadata |= {"long": "x" * 501, "k" * 101: "v"}
+    metadata |= {f"key{i:02}": str(i) for i in range(60)}
+    _, data = run("payment_intent.succeeded", intent(metadata=metadata))
+    assert data.metadata["order_id"] == "6735"
+    assert len(data.metadata) == 50
+    assert not {"nested", "n", "long", "k" * 101} & data.metadata.keys()
+
+
+def test_payment_without_metadata_has_an_empty_map() -> None:
+    _, data = run("payment_intent.succeeded", intent())
+    assert data.metadata == {}

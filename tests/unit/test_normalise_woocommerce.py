@@ -212,3 +212,12 @@ def test_malformed_bodies_are_invalid(body: dict[str, Any] | bytes) -> None:
 def test_same_record_same_event() -> None:
     body = sample("woocommerce", ORDER)
     assert run("order.updated", body) == run("order.updated", body)
+
+
+def test_order_meta_data_is_its_metadata() -> None:
+    # The sample's only entry: {"id": 13106, "key": "_download_permissions_granted", ...}
+    assert run("order.updated", sample("woocommerce", ORDER)).data.metadata == {
+        "_download_permissions_granted": "yes"
+    }
+    meta = [{"id": 1, "key": "po", "value": "A-7"}, {"id": 2, "key": "obj", "value": {"a": 1}}]
+    assert run("order.updated", order(meta_data=meta)).data.metadata == {"po": "A-7"}
