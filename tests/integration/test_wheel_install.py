@@ -4,16 +4,113 @@ ingress`` accepts a signed webhook into Kafka and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
-import pytest
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 
-from tests.installed_wheel import InstalledWheel
+import orjson
+import psycopg
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from hookline.db import bundled_migrations_dir, load_migrations
+from hookline.settings import PostgresSettings, Settings
+from hookline.topics import Topics
+from ingress.providers import REGISTRY
+from tests.conftest import ROOT, ConsumeFn, unique
+from tests.installed_wheel import InstalledWheel, stop
+from tests.integration.processor_worker import free_port
 
 pytestmark = pytest.mark.services
 
+SECRET = "wheel-test-secret"
 
-def test_installed_cli_answers_from_outside_the_repository(
-    installed_wheel: InstalledWheel,
+
+@pytest.fixture
+def empty_database(postgres_available: PostgresSettings) -> Iterator[PostgresSettings]:
+    """A database of this test's own with nothing in it; dropped afterwards."""
+    name = unique("db")
+    with psycopg.connect(postgres_available.conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_available.model_copy(update={"database": name})
+    with psycopg.connect(postgres_available.conninfo(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def service_env(settings: Settings, database: PostgresSettings) -> dict[str, str]:
+    """This test's topic prefix and database, as an operator would set them."""
+    return {
+        "HOOKLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "HOOKLINE_KAFKA__DEFAULT_PARTITIONS": str(settings.kafka.default_partitions),
+        "HOOKLINE_POSTGRES__DATABASE": database.database,
+        "HOOKLINE_LOG__FORMAT": "json",
+    }
+
+
+def test_installed_setup_applies_migrations_and_creates_topics(
+    installed_wheel: InstalledWheel, settings: Settings, empty_database: PostgresSettings
 ) -> None:
-    result = installed_wheel.run(["hookline", "--help"])
-    assert result.returncode == 0, result.stderr
-    assert "setup" in result.stdout
+    assert not installed_wheel.home.is_relative_to(ROOT)
+    result = installed_wheel.run(["hookline", "setup"], env=service_env(settings, empty_database))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    with psycopg.connect(empty_database.conninfo()) as conn:
+        rows = conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+    assert [v for (v,) in rows] == [m.version for m in load_migrations(bundled_migrations_dir())]
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    existing = set(admin.list_topics(timeout=10).topics)
+    core = Topics(settings.kafka.topic_prefix).core(settings.kafka.default_partitions)
+    assert {spec.name for spec in core} <= existing
+
+
+def test_installed_ingress_accepts_a_signed_webhook_and_stops_on_sigterm(
+    installed_wheel: InstalledWheel,
+    settings: Settings,
+    topics: Topics,
+    consume: ConsumeFn,
+) -> None:
+    sources = installed_wheel.home / f"{settings.kafka.topic_prefix}-sources.toml"
+    sources.write_text(f'[sources.gh]\nprovider = "github"\nsecrets = ["{SECRET}"]\n')
+    port = free_port()
+    env = service_env(settings, settings.postgres) | {
+        "HOOKLINE_INGRESS__PORT": str(port),
+        "HOOKLINE_INGRESS__SOURCES_FILE": str(sources),
+    }
+    process = installed_wheel.popen(["hookline", "ingress"], env=env)
+    try:
+        wait_healthy(port, process)
+        status = post_signed(port, delivery="wheel-1")
+    finally:
+        code, output = stop(process)
+    assert status == 200, output
+    assert code == 0, output
+    (record,) = consume(topics.raw_webhooks, 1)
+    assert b"wheel-1" in (record.value() or b"")
+
+
+def wait_healthy(port: int, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the installed ingress exited before it was healthy"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                assert answer.status == 200
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("the installed ingress did not answer /healthz")
+
+
+def post_signed(port: int, delivery: str) -> int:
+    body = orjson.dumps({"action": "opened", "delivery": delivery})
+    headers = REGISTRY["github"].sign(body, SECRET, time.time(), event="issues", delivery=delivery)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhooks/gh", data=body, headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
