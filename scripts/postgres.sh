@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Local PostgreSQL from Debian's `postgresql` package: a private cluster for Hookline.
 #
-#   scripts/postgres.sh install   apt-get install postgresql when it is missing
+#   scripts/postgres.sh install   apt-get install postgresql when it is missing (root only)
 #   scripts/postgres.sh start     install if needed, initdb on first start, start, create role + db
 #   scripts/postgres.sh status    exit 0 when the server accepts connections
 #   scripts/postgres.sh stop      fast shutdown
 #
-# The cluster lives under $HOOKLINE_RUN_DIR/postgres (default .run/postgres), owned by the
-# `postgres` system user (when the checkout is not reachable by other users, e.g. under
-# /root, it lives under /var/tmp/hookline-postgres-<hash of the checkout path> instead), listening on 127.0.0.1:$HOOKLINE_POSTGRES_PORT (default 5433, so
-# that it never collides with a system cluster on 5432). Role, password and database are
+# The cluster lives under $HOOKLINE_POSTGRES_DIR (default $HOOKLINE_RUN_DIR/postgres, i.e.
+# .run/postgres), listening on 127.0.0.1:$HOOKLINE_POSTGRES_PORT (default 5433, so that it
+# never collides with a system cluster on 5432). Role, password and database are
 # HOOKLINE_POSTGRES_USER / _PASSWORD / _DB (default hookline/hookline/hookline).
+#
+# A user other than root initialises and runs the cluster as themselves. root cannot
+# (initdb refuses), so for root the cluster is owned by the `postgres` system user; when the
+# checkout is not reachable by other users (e.g. under /root) it then lives under
+# /var/tmp/hookline-postgres-<hash of the checkout path> instead. The server binaries come
+# from Debian's `postgresql` package: root gets it installed with apt-get, anyone else is
+# told to install it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,9 +33,11 @@ world_traversable() {
   done
 }
 
+if [ "$(id -u)" -eq 0 ]; then AS_ROOT=1; else AS_ROOT=0; fi
+
 if [ -n "${HOOKLINE_POSTGRES_DIR:-}" ]; then
   PG_DIR="$HOOKLINE_POSTGRES_DIR"
-elif world_traversable "$(dirname "$RUN_DIR")"; then
+elif [ "$AS_ROOT" -eq 0 ] || world_traversable "$(dirname "$RUN_DIR")"; then
   PG_DIR="$RUN_DIR/postgres"
 else
   PG_DIR="/var/tmp/hookline-postgres-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
@@ -49,13 +57,23 @@ bin_dir() {
   [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
 }
 
+# The server's owner runs the server's tools: the postgres user for root, else the caller.
 as_postgres() {
   # From /: the checkout may be a directory the postgres user cannot enter.
-  if [ "$(id -un)" = postgres ]; then "$@"; else (cd / && runuser -u postgres -- "$@"); fi
+  if [ "$AS_ROOT" -eq 1 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+# Only root hands the cluster's directories to the postgres user (and lets it through).
+own() {
+  if [ "$AS_ROOT" -eq 1 ]; then chown -R postgres:postgres "$@"; fi
 }
 
 install() {
   if bin_dir >/dev/null; then return 0; fi
+  if [ "$AS_ROOT" -eq 0 ]; then
+    log "PostgreSQL's server binaries (/usr/lib/postgresql/*/bin/initdb) are missing: install Debian's postgresql package (sudo apt-get install postgresql) and retry"
+    exit 1
+  fi
   log "installing Debian's postgresql package"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
@@ -66,8 +84,8 @@ init_cluster() {
   if [ -f "$DATA_DIR/PG_VERSION" ]; then return 0; fi
   log "initialising cluster in $DATA_DIR"
   mkdir -p "$PG_DIR" "$SOCK_DIR"
-  chmod 755 "$RUN_DIR" 2>/dev/null || true
-  chown -R postgres:postgres "$PG_DIR"
+  if [ "$AS_ROOT" -eq 1 ]; then chmod 755 "$RUN_DIR" 2>/dev/null || true; fi
+  own "$PG_DIR"
   as_postgres "$(bin_dir)/initdb" -D "$DATA_DIR" -U postgres --auth-local=trust \
     --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log"
 }
@@ -104,7 +122,7 @@ start() {
   if running && healthy; then
     log "already running on 127.0.0.1:$PORT"
   else
-    mkdir -p "$SOCK_DIR" && chown postgres:postgres "$SOCK_DIR"
+    mkdir -p "$SOCK_DIR" && own "$SOCK_DIR"
     log "starting on 127.0.0.1:$PORT"
     as_postgres "$(bin_dir)/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -w -t 60 start \
       -o "-p $PORT -k $SOCK_DIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" >/dev/null

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
 import pytest
 from confluent_kafka import Producer
 
@@ -14,6 +19,7 @@ from hookline.kafka_clients import ensure_topics, producer_config
 from hookline.settings import Settings
 from hookline.topics import TopicSpec
 from tests.conftest import ROOT, ConsumeFn
+from tests.integration.processor_worker import free_port
 
 KAFKA = str(ROOT / "scripts" / "kafka.sh")
 POSTGRES = str(ROOT / "scripts" / "postgres.sh")
@@ -87,3 +93,62 @@ def test_postgres_start_twice_is_a_no_op() -> None:
     assert second.returncode == 0
     assert "already running" in second.stderr
     assert script(POSTGRES, "status").returncode == 0
+
+
+UNPRIVILEGED = "hookline-test"
+
+
+@pytest.fixture
+def unprivileged_checkout() -> Iterator[tuple[list[str], Path]]:
+    """A copy of the service scripts in a directory an unprivileged user owns, and the
+    command prefix that runs as that user (created when the suite runs as root)."""
+    checkout = Path(tempfile.mkdtemp(prefix="hl-pg-"))  # short: the socket path has a limit
+    shutil.copytree(ROOT / "scripts", checkout / "scripts")
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        if (
+            subprocess.run(["id", "-u", UNPRIVILEGED], capture_output=True, check=False).returncode
+            != 0
+        ):
+            subprocess.run(["useradd", "--no-create-home", UNPRIVILEGED], check=True)
+        shutil.chown(checkout, UNPRIVILEGED, UNPRIVILEGED)
+        for path in checkout.rglob("*"):
+            shutil.chown(path, UNPRIVILEGED, UNPRIVILEGED)
+        prefix = ["runuser", "-u", UNPRIVILEGED, "--"]
+    yield prefix, checkout
+    shutil.rmtree(checkout, ignore_errors=True)
+
+
+def test_postgres_runs_as_an_unprivileged_user(
+    unprivileged_checkout: tuple[list[str], Path],
+) -> None:
+    as_user, checkout = unprivileged_checkout
+    port = free_port()  # not the shared cluster's 5433, which keeps running untouched
+    command = [*as_user, "env", f"HOOKLINE_POSTGRES_PORT={port}", "HOOKLINE_POSTGRES_DIR="]
+    command += ["HOOKLINE_RUN_DIR=", str(checkout / "scripts" / "postgres.sh")]
+
+    def postgres(action: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, action],
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+    started = postgres("start")
+    try:
+        assert started.returncode == 0, started.stderr
+        data = checkout / ".run" / "postgres" / "data"
+        assert data.stat().st_uid == checkout.stat().st_uid  # the caller's, not postgres's
+        conninfo = f"host=127.0.0.1 port={port} dbname=hookline user=hookline password=hookline"
+        with psycopg.connect(conninfo, connect_timeout=5) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("hookline",)
+        assert postgres("status").returncode == 0
+        pid = int((data / "postmaster.pid").read_text().split()[0])
+    finally:
+        stopped = postgres("stop")
+    assert stopped.returncode == 0, stopped.stderr
+    wait_gone(pid)
+    assert postgres("status").returncode != 0
