@@ -81,11 +81,12 @@ def demo(
 ) -> None:
     """Send signed sample webhooks to a local ingress (the demo's traffic)."""
     from ingress.sources import load_sources
+    from launcher.demo_config import demo_sources_file
     from launcher.demo_traffic import DemoTraffic
 
     settings = Settings()
     configure_logging(settings.log)
-    sources = load_sources(settings.ingress.sources_file, settings.secrets)
+    sources = load_sources(demo_sources_file(settings), settings.secrets)
     tally = asyncio.run(DemoTraffic(url, sources).run(rate, count))
     typer.echo(dict(sorted(tally.items())))
 
@@ -127,6 +128,7 @@ def run(
     ] = 8090,
 ) -> None:
     """Run the whole pipeline in the foreground; Ctrl-C stops it."""
+    from launcher.demo_config import demo_environ
     from launcher.supervisor import supervise
 
     settings = Settings()
@@ -143,7 +145,7 @@ def run(
     if demo_traffic:
         url = f"http://{settings.ingress.host}:{settings.ingress.port}"
         commands["demo"] = [*me, "demo", "--url", url, "--rate", str(demo_rate)]
-    raise typer.Exit(supervise(commands, os.environ))
+    raise typer.Exit(supervise(commands, demo_environ(settings, os.environ)))
 
 
 def main() -> None:

@@ -11,9 +11,8 @@ cd "$ROOT"
 source "$ROOT/scripts/services-lib.sh"
 ensure_services
 
-export HOOKLINE_INGRESS__SOURCES_FILE="${HOOKLINE_INGRESS__SOURCES_FILE:-config/sources.demo.toml}"
-export HOOKLINE_CONNECTORS__CONFIG_FILE="${HOOKLINE_CONNECTORS__CONFIG_FILE:-config/connectors.demo.toml}"
-export HOOKLINE_SECRETS__DEMO_API_TOKEN="${HOOKLINE_SECRETS__DEMO_API_TOKEN:-test-token}"
+# `hookline run` uses the demo's packaged sources and connectors (launcher/demo_config/)
+# unless HOOKLINE_INGRESS__SOURCES_FILE / HOOKLINE_CONNECTORS__CONFIG_FILE name others.
 export HOOKLINE_LOG__FORMAT="${HOOKLINE_LOG__FORMAT:-console}"
 
 .venv/bin/hookline setup

@@ -38,7 +38,7 @@ def test_demo_traffic_reaches_the_destination_and_ctrl_c_stops_everything(
     settings: Settings, topics: Topics, fresh_database: PostgresSettings, tmp_path: Path
 ) -> None:
     ports = {name: free_port() for name in ("ingress", "processors", "connectors", "api")}
-    connectors = (ROOT / "config" / "connectors.demo.toml").read_text()
+    connectors = (ROOT / "launcher" / "demo_config" / "connectors.toml").read_text()
     connectors = connectors.replace("127.0.0.1:8090", f"127.0.0.1:{ports['api']}")
     (tmp_path / "connectors.toml").write_text(connectors)
     env = {
@@ -47,7 +47,7 @@ def test_demo_traffic_reaches_the_destination_and_ctrl_c_stops_everything(
         "HOOKLINE_KAFKA__DEFAULT_PARTITIONS": str(settings.kafka.default_partitions),
         "HOOKLINE_POSTGRES__DATABASE": fresh_database.database,
         "HOOKLINE_INGRESS__PORT": str(ports["ingress"]),
-        "HOOKLINE_INGRESS__SOURCES_FILE": str(ROOT / "config" / "sources.demo.toml"),
+        "HOOKLINE_INGRESS__SOURCES_FILE": str(ROOT / "launcher" / "demo_config" / "sources.toml"),
         "HOOKLINE_PROCESSORS__WEB_PORT": str(ports["processors"]),
         "HOOKLINE_PROCESSORS__DATA_DIR": str(tmp_path / "state"),
         "HOOKLINE_CONNECTORS__CONFIG_FILE": str(tmp_path / "connectors.toml"),

@@ -16,6 +16,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from hookline.db import bundled_migrations_dir, load_migrations
+from hookline.kafka_clients import admin_config
 from hookline.settings import PostgresSettings, Settings
 from hookline.topics import Topics
 from ingress.providers import REGISTRY
@@ -59,7 +60,7 @@ def test_installed_setup_applies_migrations_and_creates_topics(
     with psycopg.connect(empty_database.conninfo()) as conn:
         rows = conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
     assert [v for (v,) in rows] == [m.version for m in load_migrations(bundled_migrations_dir())]
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient(admin_config(settings.kafka))
     existing = set(admin.list_topics(timeout=10).topics)
     core = Topics(settings.kafka.topic_prefix).core(settings.kafka.default_partitions)
     assert {spec.name for spec in core} <= existing
@@ -114,3 +115,14 @@ def post_signed(port: int, delivery: str) -> int:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def test_installed_demo_finds_its_packaged_configuration(installed_wheel: InstalledWheel) -> None:
+    check = (
+        "from hookline.settings import Settings; from launcher.demo_config import demo_environ;"
+        "env = demo_environ(Settings(), {}); import pathlib;"
+        "print(all(pathlib.Path(env[k]).is_file() for k in"
+        " ('HOOKLINE_INGRESS__SOURCES_FILE', 'HOOKLINE_CONNECTORS__CONFIG_FILE')))"
+    )
+    result = installed_wheel.run(["python", "-c", check])
+    assert result.stdout.strip() == "True", result.stderr

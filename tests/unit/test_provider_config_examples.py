@@ -16,7 +16,7 @@ from ingress.sources import parse_sources
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "config" / "sources.toml"
-DEMO = ROOT / "config" / "sources.demo.toml"
+DEMO = ROOT / "launcher" / "demo_config" / "sources.toml"
 #: Valid for every provider: base64 after whsec_, and only Telegram's token characters.
 ENV_VALUE = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NOW = 1_700_000_000.0
