@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -99,22 +100,41 @@ def replay(
     stage: Annotated[str | None, typer.Option(help="Only records failed at this stage.")] = None,
     component: Annotated[str | None, typer.Option(help="Only this processor/connector.")] = None,
     exception_class: Annotated[str | None, typer.Option(help="Only this error class.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this webhook source.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only dead letters written from this time on (UTC).")
+    ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Replay at most this many.")] = None,
-    group: Annotated[str, typer.Option(help="Replay consumer group.")] = "hookline-replay",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be replayed; change nothing.")
+    ] = False,
 ) -> None:
-    """Send dead letters back to the topic they failed on (once per replay group)."""
+    """Send dead letters back to the stage they failed at, each at most once (a ledger in
+    PostgreSQL), reading the topic up to its end at the start."""
     from hookline.replay import ReplayFilter, replay_dead_letters
 
     settings = Settings()
     configure_logging(settings.log)
     report = replay_dead_letters(
         settings.kafka,
+        settings.postgres.conninfo(),
         topic,
-        group_id=group,
-        selection=ReplayFilter(stage, component, exception_class),
+        selection=ReplayFilter(stage, component, exception_class, source),
         limit=limit,
+        since=since.replace(tzinfo=UTC) if since is not None else None,
+        dry_run=dry_run,
     )
-    typer.echo(f"replayed {report.replayed}, skipped {report.skipped}: {report.by_target}")
+    for item in report.items if dry_run else ():
+        key = (item.key or b"").decode(errors="backslashreplace")
+        typer.echo(
+            f"{item.partition}:{item.offset} key={key} from={item.original_topic}"
+            f" stage={item.stage} error={item.exception_class} -> {item.target}"
+        )
+    verb = "would replay" if dry_run else "replayed"
+    typer.echo(
+        f"{verb} {report.replayed}, skipped {report.skipped}, already replayed"
+        f" {report.already_replayed}, unreadable {report.unreadable}: {report.by_target}"
+    )
 
 
 @app.command("run")
