@@ -9,6 +9,7 @@ equal partition counts, one instance holds the same partition numbers of all of 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -111,6 +112,42 @@ class AsyncConsumer:
     async def close(self) -> None:
         await self._call(self._consumer.close)
         self._executor.shutdown(wait=False)
+
+
+class Prefetch:
+    """Records polled ahead of the batch that will take them: at most ``capacity``.
+
+    The runner adds what a poll returned, once the poll has returned, and takes all of it
+    for the next batch; the revoke callback (on the consumer thread, inside a poll) purges
+    the revoked partitions' records. Nothing else holds them, so a purge cannot be undone:
+    a revoked partition is read again from its committed offset, whoever gets it.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._messages: list[Message] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    @property
+    def room(self) -> int:
+        return max(0, self._capacity - len(self._messages))
+
+    def add(self, messages: Iterable[Message]) -> None:
+        with self._lock:
+            self._messages.extend(messages)
+
+    def purge(self, tps: Iterable[TP]) -> None:
+        gone = set(tps)
+        with self._lock:
+            self._messages = [m for m in self._messages if (m.topic(), m.partition()) not in gone]
+
+    def take(self) -> list[Message]:
+        with self._lock:
+            messages, self._messages = self._messages, []
+        return messages
 
 
 class OffsetTracker:

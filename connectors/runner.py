@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from confluent_kafka import Message, TopicPartition
 
 from connectors.alerts import Alert
-from connectors.consumer import TP, AsyncConsumer, OffsetTracker
+from connectors.consumer import TP, AsyncConsumer, OffsetTracker, Prefetch
 from connectors.delivery import Deliverer, Inbound, Services
 from connectors.metrics import SETTLED, Outcome
 from connectors.state import BatchRun
@@ -59,11 +59,11 @@ class ConnectorRunner:
         self._grace = shutdown_grace_seconds
         self._retry_topic = services.topics.connector_retry(self._name)
         self._held: dict[TP, float] = {}  # retry partitions paused until (Unix seconds)
-        self._carry: list[Message] = []  # polled while a batch ran: the next batch's head
+        self._ahead = Prefetch(services.config.batch_size)  # polled while a batch ran
         self._batch: asyncio.Task[Counter[Outcome]] | None = None
         self._tracker: OffsetTracker | None = None
         self._abandoned = False
-        self._throttled = False  # every partition paused because the carry is full
+        self._throttled = False  # every partition paused because the buffer is full
         self._failed_batches = 0
         self._next_lag = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -84,26 +84,30 @@ class ConnectorRunner:
         log.info("connector started", connector=self._name, topics=self.topics())
         while not stop.is_set():
             await self._resume_due()
-            if len(self._carry) < self._s.config.batch_size:
-                await self._fill_carry(0 if self._carry else self._poll_timeout())
-            messages, self._carry = self._carry, []
-            items = await self._intake(messages)
+            if self._ahead.room:
+                await self._poll_ahead(0 if len(self._ahead) else self._poll_timeout())
+            items = await self._intake(self._ahead.take())
             if items:
                 await self._run_batch(items, stop)
             await self._export_lag()
         log.info("connector stopping", connector=self._name)
 
-    async def _fill_carry(self, wait: float) -> None:
-        """Poll into the carry, up to one batch. While it is full every partition is paused
-        (backpressure): a batch that takes long (an open breaker) stops consumption."""
-        room = self._s.config.batch_size - len(self._carry)
+    async def _poll_ahead(self, wait: float) -> None:
+        """Poll into the buffer, up to one batch. While it is full every partition is paused
+        (backpressure): a batch that takes long (an open breaker) stops consumption.
+
+        The records are added once the poll returned: a revocation inside the poll purges
+        the buffer, and what that poll returns comes from the new assignment."""
+        room = self._ahead.room
         if room > 0:
-            self._carry += await self._consumer.consume(room, wait)
+            fetched = await self._consumer.consume(room, wait)
+            self._ahead.add(fetched)
             return
         if not self._throttled:
             self._throttled = True
             await self._consumer.pause(self._consumer.assigned)
-        self._carry += await self._consumer.consume(1, 0)  # serves callbacks; fetches nothing
+        fetched = await self._consumer.consume(1, 0)  # serves callbacks; fetches nothing
+        self._ahead.add(fetched)
 
     async def _unthrottle(self) -> None:
         if self._throttled:
@@ -196,13 +200,13 @@ class ConnectorRunner:
     async def _wait_keeping_alive(
         self, task: asyncio.Task[Counter[Outcome]], stop: asyncio.Event, tracker: OffsetTracker
     ) -> None:
-        """Wait for the batch, polling (into the carry) and committing progress."""
+        """Wait for the batch, polling (into the buffer) and committing progress."""
         deadline: float | None = None
         while not task.done():
             await asyncio.wait({task}, timeout=KEEPALIVE_SECONDS)
             if task.done() or self._abandoned:
                 break
-            await self._fill_carry(0)
+            await self._poll_ahead(0)
             if self._abandoned:
                 break  # a rebalance happened inside that poll
             await self._consumer.commit(tracker.committable())
@@ -257,7 +261,7 @@ class ConnectorRunner:
         for tp in gone:
             self._held.pop(tp, None)
         # The next owner reads them from the committed offset: so do we, if they come back.
-        self._carry = [m for m in self._carry if (m.topic(), m.partition()) not in gone]
+        self._ahead.purge(gone)
         batch, loop = self._batch, self._loop
         if batch is not None and not batch.done() and loop is not None:
             log.info("batch abandoned for a rebalance", connector=self._name)

@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from confluent_kafka import Producer
+from confluent_kafka import Message, Producer
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
@@ -63,17 +64,26 @@ def customer_event(
 
 def produce(
     settings: Settings, topic: str, events: Iterable[CloudEvent], partition: int | None = None
-) -> None:
+) -> list[tuple[str, int, int]]:
+    """Produce ``events`` in order; return where each landed (topic, partition, offset)."""
     producer = Producer(producer_config(settings.kafka, "test"))
-    for event in events:
+    landed: dict[int, tuple[str, int, int]] = {}
+
+    def record(index: int, err: object, msg: Message) -> None:
+        assert err is None, err
+        landed[index] = (msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+
+    for index, event in enumerate(events):
         producer.produce(
             topic,
             key=event.subject.encode(),
             value=event.model_dump_json().encode(),
             headers=[("test-header", b"kept")],
             partition=-1 if partition is None else partition,  # -1: by key
+            on_delivery=partial(record, index),
         )
     assert producer.flush(10) == 0
+    return [landed[i] for i in sorted(landed)]
 
 
 def connector_config(name: str, base_url: str, **overrides: Any) -> ConnectorConfig:
