@@ -11,7 +11,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,9 @@ from hookline.kafka_clients import ensure_topics
 from hookline.logs import configure_logging, get_logger
 from hookline.settings import Settings
 from hookline.topics import Topics
+
+if TYPE_CHECKING:
+    from hookline.replay import ReplayReport
 
 app = typer.Typer(
     help="Hookline: webhooks into Kafka, normalised, delivered.",
@@ -111,19 +114,29 @@ def replay(
 ) -> None:
     """Send dead letters back to the stage they failed at, each at most once (a ledger in
     PostgreSQL), reading the topic up to its end at the start."""
-    from hookline.replay import ReplayFilter, replay_dead_letters
+    from hookline.replay import ReplayError, ReplayFilter, replay_dead_letters
+    from hookline.replay_ledger import ReplayBusy
 
     settings = Settings()
     configure_logging(settings.log)
-    report = replay_dead_letters(
-        settings.kafka,
-        settings.postgres.conninfo(),
-        topic,
-        selection=ReplayFilter(stage, component, exception_class, source),
-        limit=limit,
-        since=since.replace(tzinfo=UTC) if since is not None else None,
-        dry_run=dry_run,
-    )
+    try:
+        report = replay_dead_letters(
+            settings.kafka,
+            settings.postgres.conninfo(),
+            topic,
+            selection=ReplayFilter(stage, component, exception_class, source),
+            limit=limit,
+            since=since.replace(tzinfo=UTC) if since is not None else None,
+            dry_run=dry_run,
+        )
+    except (ValueError, ReplayBusy, ReplayError) as exc:  # an operator's error: one line
+        typer.echo(f"replay stopped: {exc}", err=True)
+        raise typer.Exit(1) from None
+    _print_replay(report)
+
+
+def _print_replay(report: ReplayReport) -> None:
+    dry_run = report.dry_run
     for item in report.items if dry_run else ():
         key = (item.key or b"").decode(errors="backslashreplace")
         typer.echo(

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import orjson
 import psycopg
+import pytest
 from confluent_kafka import Producer
 
 from hookline.kafka_clients import ensure_topics, producer_config
 from hookline.replay import REPLAYED_FROM_HEADER, ReplayFilter, replay_dead_letters
+from hookline.replay_ledger import ReplayBusy, ReplayLedger
 from hookline.settings import PostgresSettings, Settings
 from hookline.topics import Topics
 from schemas.dead_letter import DeadLetterContext
@@ -164,6 +166,20 @@ def test_a_connector_dead_letter_goes_to_that_connector_only(
     assert records_written(settings.kafka, [customers, topics.connector_retry("mirror")]) == 0
 
 
+def test_one_replay_per_dead_letter_topic_at_a_time(
+    settings: Settings, topics: Topics, fresh_database: PostgresSettings
+) -> None:
+    put(settings, topics.raw_dead_letter, raw_letter(topics, b"gh:1", "InvalidPayload"))
+    conninfo = fresh_database.conninfo()
+    with (
+        ReplayLedger.connect(conninfo) as other,
+        other.hold(topics.raw_dead_letter),
+        pytest.raises(ReplayBusy),
+    ):
+        replay_dead_letters(settings.kafka, conninfo, topics.raw_dead_letter)
+    assert records_written(settings.kafka, [topics.raw_webhooks]) == 0
+
+
 def test_dry_run_lists_what_would_be_replayed_and_changes_nothing(
     settings: Settings, topics: Topics, fresh_database: PostgresSettings
 ) -> None:
@@ -206,6 +222,12 @@ def test_replay_ends_while_the_processors_dead_letter_the_record_again(
         assert records_written(settings.kafka, [topics.raw_dead_letter]) == 1
         env = {**worker.env, "HOOKLINE_POSTGRES__DATABASE": fresh_database.database}
         command = [sys.executable, "-m", "launcher.cli", "replay", topics.raw_dead_letter]
+        dry = subprocess.run(
+            [*command, "--dry-run"], check=True, cwd=ROOT, env=env, capture_output=True
+        )
+        listed = f"0:0 key=gh:bad from={topics.raw_webhooks} stage=normalise"
+        assert listed.encode() in dry.stdout
+        assert b"would replay 1," in dry.stdout
         # The timeout only turns the old endless replay into a failure instead of a hang.
         done = subprocess.run(
             command, check=False, cwd=ROOT, env=env, capture_output=True, timeout=120
