@@ -61,6 +61,23 @@ class IngressSettings(BaseModel):
     default_max_body_bytes: int = Field(1_048_576, ge=1, description="Default body limit.")
     workers: int = Field(1, ge=1, description="Worker processes sharing the port.")
     shutdown_timeout_seconds: float = Field(10.0, gt=0, description="Grace period on SIGTERM.")
+    header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Time a connection has to send a complete request head, counted from "
+        "connecting or from the previous response; an idle keep-alive connection is closed "
+        "after it too. Providers wait 10-30 s for an answer: keep it well below.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="Time a request has to send its whole body before a 408."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=1,
+        description="Connections one worker holds open; beyond it a new connection is "
+        "answered 503 and closed at once. Keep it below the file-descriptor limit (ulimit -n).",
+    )
+
 
 
 class ProcessorSettings(BaseModel):

@@ -1,8 +1,14 @@
 """The ingress HTTP service.
 
 ``POST /webhooks/{source}``: find the source, read the body (bounded), verify, publish,
-answer. 200 only after Kafka acknowledged every record; 401 / 404 / 413 / 503 otherwise,
-always as a small JSON body ``{"error": code, "message": text}``. ``/healthz`` (alive),
+answer. 200 only after Kafka acknowledged every record; 401 / 404 / 408 / 413 / 503
+otherwise, always as a small JSON body ``{"error": code, "message": text}``.
+
+Slow clients are bounded: a request head must be complete ``header_timeout_seconds`` after
+connecting (or after the previous response), the body ``body_timeout_seconds`` after the
+head (else 408 and the connection is closed); a body refused or cut off is drained for at
+most aiohttp's lingering time (10 s) so the client can read the answer. The number of
+open connections is bounded in ``ingress.connections``. ``/healthz`` (alive),
 ``/readyz`` (Kafka reachable), ``/metrics`` (Prometheus).
 """
 
@@ -91,9 +97,14 @@ async def _handle_source(request: web.Request, source: SourceConfig) -> web.Resp
     received_at = datetime.now(UTC)
     limit = source.max_body_bytes or settings.default_max_body_bytes
     try:
-        body = await read_body_limited(request, limit)
+        async with asyncio.timeout(settings.body_timeout_seconds):
+            body = await read_body_limited(request, limit)
     except BodyTooLarge:
         return error_response(413, "body_too_large", f"body exceeds {limit} bytes")
+    except TimeoutError:
+        response = error_response(408, "body_timeout", "the body did not arrive in time")
+        response.force_close()
+        return response
     raw = RawRequest(request.method, lambda: str(request.url), request.headers, body)
     provider = REGISTRY[source.provider]
     try:
@@ -192,7 +203,14 @@ def create_app(
 ) -> web.Application:
     # No middleware: every route answers JSON itself, which keeps the webhook path free of
     # a wrapper per request; the catch-all routes below answer other paths and methods.
-    app = web.Application(handler_args={"max_field_size": 16384})
+    # keepalive_timeout: aiohttp closes a connection that has not delivered a complete
+    # request head this long after connecting or after its previous response, which bounds
+    # slow headers and idle keep-alive alike. The body is bounded in the handler.
+    handler_args = {
+        "max_field_size": 16384,
+        "keepalive_timeout": settings.ingress.header_timeout_seconds,
+    }
+    app = web.Application(handler_args=handler_args)
     registry = registry or new_registry()
     app[SETTINGS] = settings
     app[SOURCES] = dict(sources)

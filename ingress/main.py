@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -11,8 +13,9 @@ import uvloop
 from aiohttp import web
 
 from hookline.logs import configure_logging, get_logger
-from hookline.settings import Settings
-from ingress.app import create_app
+from hookline.settings import IngressSettings, Settings
+from ingress.app import METRICS, create_app
+from ingress.connections import ConnectionLimit
 from ingress.sources import load_sources
 
 
@@ -25,17 +28,43 @@ def serve(settings: Settings) -> None:
     get_logger("hookline.ingress").info(
         "ingress starting", port=settings.ingress.port, sources=sorted(sources), pid=os.getpid()
     )
-    web.run_app(
+    # SIGINT/SIGTERM raise GracefulExit (AppRunner's signal handlers); leaving the Runner
+    # cancels _serve, whose cleanup stops accepting and drains in-flight requests.
+    with (
+        asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
+        contextlib.suppress(web.GracefulExit, KeyboardInterrupt),
+    ):
+        runner.run(_serve(app, settings.ingress))
+
+
+async def _serve(app: web.Application, settings: IngressSettings) -> None:
+    """What ``web.run_app`` does, with the public port served through a ConnectionLimit:
+    aiohttp's sites cannot wrap its protocol factory, asyncio's create_server can."""
+    runner = web.AppRunner(
         app,
-        host=settings.ingress.host,
-        port=settings.ingress.port,
-        reuse_port=settings.ingress.workers > 1,
-        shutdown_timeout=settings.ingress.shutdown_timeout_seconds,
-        access_log=None,
-        print=None,
         handle_signals=True,
-        loop=uvloop.new_event_loop(),
+        access_log=None,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
     )
+    await runner.setup()
+    limit = ConnectionLimit(
+        _protocol_factory(runner), settings.max_connections, app[METRICS].connections_refused.inc
+    )
+    app[METRICS].watch_connections(lambda: limit.open)
+    server = await asyncio.get_running_loop().create_server(
+        limit, settings.host, settings.port, reuse_port=settings.workers > 1
+    )
+    try:
+        await asyncio.Event().wait()  # until cancelled on SIGINT/SIGTERM
+    finally:
+        server.close()
+        await runner.cleanup()
+
+
+def _protocol_factory(runner: web.AppRunner) -> web.Server:
+    if runner.server is None:
+        raise RuntimeError("the runner is not set up")
+    return runner.server
 
 
 async def _tune_garbage_collector(_app: web.Application) -> None:

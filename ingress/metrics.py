@@ -62,6 +62,20 @@ class IngressMetrics:
             registry=registry,
         )
 
+        self.connections_open = Gauge(
+            "hookline_ingress_connections_open",
+            "Connections this worker holds open on the public port.",
+            registry=registry,
+        )
+        self.connections_refused = Counter(
+            "hookline_ingress_connections_refused_total",
+            "Connections answered 503 and closed because the worker held max_connections.",
+            registry=registry,
+        )
+
+    def watch_connections(self, open_connections: Callable[[], int]) -> None:
+        self.connections_open.set_function(open_connections)
+
     def watch_producer_queue(self, queue_length: Callable[[], int]) -> None:
         self.producer_queue.set_function(queue_length)
 

@@ -52,7 +52,8 @@ def start_ingress(
         except OSError:
             time.sleep(0.2)
     process.kill()
-    raise AssertionError("ingress did not become ready")
+    _, err = process.communicate()
+    raise AssertionError(f"ingress did not become ready: {err.decode()[-2000:]}")
 
 
 def post(port: int, delivery: str) -> int:
