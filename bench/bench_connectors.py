@@ -40,7 +40,7 @@ from connectors.metrics import ConnectorMetrics
 from connectors.runner import ConnectorRunner
 from connectors.service import supervise
 from hookline.db import apply_migrations
-from hookline.kafka_clients import ensure_topics, producer_config
+from hookline.kafka_clients import admin_config, ensure_topics, producer_config
 from hookline.logs import configure_logging
 from hookline.metrics import new_registry
 from hookline.settings import LogSettings, Settings
@@ -94,7 +94,7 @@ def fresh_topics(settings: Settings) -> Iterator[Settings]:
     try:
         yield settings.model_copy(update={"kafka": kafka})
     finally:
-        admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+        admin = AdminClient(admin_config(kafka))
         names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix + ".")]
         for future in admin.delete_topics(names, operation_timeout=30).values():
             future.result()

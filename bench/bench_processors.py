@@ -48,7 +48,7 @@ from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import ROOT, free_port, write_result
-from hookline.kafka_clients import consumer_config, ensure_topics, producer_config
+from hookline.kafka_clients import admin_config, consumer_config, ensure_topics, producer_config
 from hookline.settings import KafkaSettings, ProcessorSettings
 from hookline.topics import EVENT_FAMILIES, Topics
 from processors.normalisers import normalise
@@ -277,7 +277,7 @@ def bench_prefixes(kafka: KafkaSettings, count: int) -> Iterator[list[str]]:
     try:
         yield prefixes
     finally:
-        admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+        admin = AdminClient(admin_config(kafka))
         names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(tuple(prefixes))]
         for future in admin.delete_topics(names, operation_timeout=30).values():
             future.result()
@@ -306,7 +306,7 @@ class CommitWatcher:
     """How many records of a topic a consumer group has committed."""
 
     def __init__(self, kafka: KafkaSettings, group: str, topic: str) -> None:
-        self._consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": group})
+        self._consumer = Consumer(consumer_config(kafka, group, "bench-lag"))
         partitions = self._consumer.list_topics(topic, timeout=10).topics[topic].partitions
         self._partitions = [TopicPartition(topic, p) for p in partitions]
 

@@ -3,13 +3,19 @@
 Producers are idempotent with ``acks=all``: a record counts as published only when every
 in-sync replica has it. :class:`AsyncProducer` turns confluent-kafka's delivery callbacks
 into awaitables, so a request handler can answer only after the broker acknowledged.
+
+Every confluent-kafka client is configured here, from one :class:`KafkaSettings`: the
+builders below all start from :func:`client_config`, which carries the security settings
+(``security.protocol``, SASL, TLS files), so no client can connect without them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +29,42 @@ from hookline.topics import TopicSpec
 Headers = Sequence[tuple[str, bytes]]
 
 
-def producer_config(settings: KafkaSettings, client_suffix: str) -> dict[str, Any]:
+def security_config(settings: KafkaSettings) -> dict[str, Any]:
+    """librdkafka's names for the security settings; only those the protocol uses."""
+    config: dict[str, Any] = {"security.protocol": settings.security_protocol}
+    if settings.uses_sasl:
+        config["sasl.mechanism"] = settings.sasl_mechanism
+        config["sasl.username"] = settings.sasl_username
+        config["sasl.password"] = settings.sasl_password.get_secret_value()
+    if settings.uses_ssl:
+        files = {
+            "ssl.ca.location": settings.ssl_ca_file,
+            "ssl.certificate.location": settings.ssl_cert_file,
+            "ssl.key.location": settings.ssl_key_file,
+        }
+        config |= {name: str(path) for name, path in files.items() if path is not None}
+        if settings.ssl_key_password is not None:
+            config["ssl.key.password"] = settings.ssl_key_password.get_secret_value()
+    return config
+
+
+def client_config(settings: KafkaSettings, client_suffix: str) -> dict[str, Any]:
+    """What every client needs: the brokers, an id, the security settings (contains
+    secrets: never log it)."""
     return {
         "bootstrap.servers": settings.bootstrap_servers,
         "client.id": f"{settings.client_id}-{client_suffix}",
+        **security_config(settings),
+    }
+
+
+def admin_config(settings: KafkaSettings, client_suffix: str = "admin") -> dict[str, Any]:
+    return client_config(settings, client_suffix)
+
+
+def producer_config(settings: KafkaSettings, client_suffix: str) -> dict[str, Any]:
+    return {
+        **client_config(settings, client_suffix),
         "acks": "all",
         "enable.idempotence": True,
         "max.in.flight.requests.per.connection": 5,
@@ -41,8 +79,7 @@ def producer_config(settings: KafkaSettings, client_suffix: str) -> dict[str, An
 
 def consumer_config(settings: KafkaSettings, group_id: str, client_suffix: str) -> dict[str, Any]:
     return {
-        "bootstrap.servers": settings.bootstrap_servers,
-        "client.id": f"{settings.client_id}-{client_suffix}",
+        **client_config(settings, client_suffix),
         "group.id": group_id,
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
@@ -50,12 +87,74 @@ def consumer_config(settings: KafkaSettings, group_id: str, client_suffix: str) 
     }
 
 
+class KafkaAuthenticationError(Exception):
+    """The brokers refused this client's credentials or TLS handshake: a configuration
+    error to report at once, not an outage to wait out. The message names the user and
+    mechanism, never the password."""
+
+
+#: librdkafka's codes for "the brokers refused who we are", as opposed to "unreachable".
+_REFUSED = frozenset(
+    {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL}
+)
+
+
+def connect_admin(settings: KafkaSettings, timeout: float = 30) -> tuple[AdminClient, Any]:
+    """An admin client and the cluster's metadata, once a broker answered.
+
+    Raises :class:`KafkaAuthenticationError` about a second after the brokers refused the
+    credentials (librdkafka would otherwise retry them silently until ``timeout``), and
+    ``KafkaException`` when no broker answered within ``timeout``.
+    """
+    refused: list[KafkaError] = []
+    config: dict[str, Any] = {**admin_config(settings), "error_cb": refused.append}
+    admin = AdminClient(config)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return admin, admin.list_topics(timeout=min(1.0, max(deadline - time.monotonic(), 0)))
+        except KafkaException:
+            admin.poll(0)  # serves error_cb: what the brokers said
+            reasons = {e.str() for e in refused if e.code() in _REFUSED}
+            if reasons:
+                raise KafkaAuthenticationError(_refusal(settings, sorted(reasons)[0])) from None
+            if time.monotonic() >= deadline:
+                raise
+
+
+def check_credentials(settings: KafkaSettings, timeout: float = 15) -> None:
+    """Raise :class:`KafkaAuthenticationError` when the brokers refuse the credentials.
+
+    Brokers that do not answer within ``timeout`` are not an error here: a service waits
+    for Kafka to come back, but cannot wait for a wrong password to become right.
+    """
+    with contextlib.suppress(KafkaException):
+        connect_admin(settings, timeout)
+
+
+def _refusal(settings: KafkaSettings, reason: str) -> str:
+    who = (
+        f"user {settings.sasl_username!r} ({settings.sasl_mechanism})"
+        if settings.uses_sasl
+        else "TLS"
+    )
+    return (
+        f"Kafka authentication failed at {settings.bootstrap_servers} for {who} over "
+        f"{settings.security_protocol}: {reason}"
+    )
+
+
 def ensure_topics(
     settings: KafkaSettings, specs: Iterable[TopicSpec], timeout: float = 30
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the names created. Idempotent."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    """Create the topics that do not exist yet; return the names created. Idempotent.
+
+    Topics get ``settings.replication_factor`` replicas and ``min.insync.replicas``
+    from the settings. Raises :class:`KafkaAuthenticationError` when the credentials
+    are refused.
+    """
+    admin, metadata = connect_admin(settings, timeout)
+    existing = set(metadata.topics)
     wanted = [s for s in specs if s.name not in existing]
     if not wanted:
         return []
@@ -65,7 +164,7 @@ def ensure_topics(
                 s.name,
                 num_partitions=s.partitions,
                 replication_factor=settings.replication_factor,
-                config=s.config(),
+                config={**s.config(), "min.insync.replicas": str(settings.min_insync_replicas)},
             )
             for s in wanted
         ],
@@ -107,7 +206,11 @@ class AsyncProducer:
     def __init__(self, config: dict[str, Any]) -> None:
         # librdkafka's own log lines go through Python logging (served by poll), not
         # straight to stderr where they would bypass our log format.
-        self._producer = Producer({**config, "logger": logging.getLogger("hookline.kafka")})
+        self._producer = Producer(
+            {**config, "logger": logging.getLogger("hookline.kafka"), "error_cb": self.on_error}
+        )
+        #: Why the producer failed for good (librdkafka's fatal error), or None while usable.
+        self.fatal_error: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._in_flight = 0
@@ -164,11 +267,22 @@ class AsyncProducer:
         except BufferError as exc:
             raise PublishError("producer queue is full") from exc
         except KafkaException as exc:
+            if exc.args[0].fatal():
+                self.fatal_error = exc.args[0].str()
             raise PublishError(str(exc.args[0])) from exc
         self._in_flight += 1
         if self._work is not None:
             self._work.set()
         return future
+
+    def on_error(self, error: KafkaError) -> None:
+        """librdkafka's ``error_cb`` (served by poll). A fatal error, e.g. an idempotent
+        producer's broken sequence, makes every later produce fail: it is recorded in
+        ``fatal_error`` for the owner to replace this producer. Other errors are transient
+        and already in librdkafka's own log lines."""
+        if error.fatal():
+            self.fatal_error = error.str()
+            logging.getLogger("hookline.kafka").error("producer failed fatally: %s", error.str())
 
     def broker_reachable(self, timeout: float) -> bool:
         """True when a metadata request reaches a broker within ``timeout`` (blocking)."""

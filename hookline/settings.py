@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,11 +24,58 @@ class KafkaSettings(BaseModel):
         "hookline", description="Prefix of every topic name; tests use a unique one each."
     )
     default_partitions: int = Field(6, ge=1, description="Partitions of topics we create.")
-    replication_factor: int = Field(1, ge=1, description="Replication of topics we create.")
+    replication_factor: int = Field(
+        1, ge=1, description="Replication of topics we create; production: 3."
+    )
+    min_insync_replicas: int = Field(
+        1,
+        ge=1,
+        description="min.insync.replicas of topics we create: replicas that must have a "
+        "record before acks=all succeeds; production: 2 (with replication_factor 3).",
+    )
     linger_ms: int = Field(2, ge=0, description="Producer batching delay.")
     delivery_timeout_ms: int = Field(
         30_000, ge=1000, description="How long the producer keeps retrying one record."
     )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How every client talks to the brokers; managed Kafka: SASL_SSL.",
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (with SASL_PLAINTEXT or SASL_SSL)."
+    )
+    sasl_username: str = Field("", description="SASL user (with SASL_PLAINTEXT or SASL_SSL).")
+    sasl_password: SecretStr = Field(SecretStr(""), description="That user's SASL password.")
+    ssl_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the CA(s) that signed the brokers' certificates (SSL, "
+        "SASL_SSL); unset: the system's trust store.",
+    )
+    ssl_cert_file: Path | None = Field(
+        None, description="PEM client certificate, when the brokers require TLS client auth."
+    )
+    ssl_key_file: Path | None = Field(None, description="PEM private key of that certificate.")
+    ssl_key_password: SecretStr | None = Field(
+        None, description="Password of that private key, when it is encrypted."
+    )
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> KafkaSettings:
+        if self.min_insync_replicas > self.replication_factor:
+            raise ValueError("min_insync_replicas cannot exceed replication_factor")
+        if self.security_protocol.startswith("SASL_") and not self.sasl_username:
+            raise ValueError(f"security_protocol {self.security_protocol} needs sasl_username")
+        if (self.ssl_cert_file is None) != (self.ssl_key_file is None):
+            raise ValueError("ssl_cert_file and ssl_key_file go together")
+        return self
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
 
 
 class PostgresSettings(BaseModel):

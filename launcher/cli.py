@@ -17,7 +17,7 @@ import typer
 
 from hookline.config_files import ConfigFileError
 from hookline.db import apply_migrations
-from hookline.kafka_clients import ensure_topics
+from hookline.kafka_clients import KafkaAuthenticationError, ensure_topics
 from hookline.logs import configure_logging, get_logger
 from hookline.settings import Settings
 from hookline.topics import Topics
@@ -40,7 +40,12 @@ def setup() -> None:
     configure_logging(settings.log)
     log = get_logger("hookline.setup")
     topics = Topics(settings.kafka.topic_prefix)
-    created = ensure_topics(settings.kafka, topics.core(settings.kafka.default_partitions))
+    try:
+        created = ensure_topics(settings.kafka, topics.core(settings.kafka.default_partitions))
+    except KafkaAuthenticationError as exc:
+        # A configuration error: one clear line; a traceback would only add noise.
+        log.error("setup failed", error=str(exc))  # noqa: TRY400
+        raise typer.Exit(1) from None
     log.info("topics ready", created=created)
     applied = apply_migrations(settings.postgres.conninfo())
     log.info("migrations applied", versions=applied)

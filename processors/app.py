@@ -44,6 +44,7 @@ from hookline.metrics import new_registry
 from hookline.settings import ProcessorSettings, Settings
 from hookline.topics import Topics
 from processors.dedupe import Deduper
+from processors.kafka_security import broker_credentials
 from processors.metrics import ProcessorMetrics
 from processors.normalisers import normalise as default_normalise
 from processors.pipeline import Normalise, Output, transform
@@ -85,6 +86,9 @@ def create_app(
     app = faust.App(
         app_id(settings),
         broker=[f"kafka://{s}" for s in settings.kafka.bootstrap_servers.split(",")],
+        broker_credentials=broker_credentials(settings.kafka),
+        # The changelog topic faust creates is replicated like the topics we create.
+        topic_replication_factor=settings.kafka.replication_factor,
         store=settings.processors.store,
         datadir=str(settings.processors.data_dir),
         processing_guarantee="at_least_once",
@@ -122,6 +126,7 @@ def create_app(
         options=dedupe_store_options(settings.processors),
         extra_topic_configs={
             "cleanup.policy": "compact,delete",
+            "min.insync.replicas": str(settings.kafka.min_insync_replicas),
             "retention.ms": str(int(timedelta(seconds=horizon).total_seconds() * 1000)),
         },
     )

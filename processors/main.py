@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import faust
 
-from hookline.logs import configure_logging
+from hookline.kafka_clients import KafkaAuthenticationError, check_credentials
+from hookline.logs import configure_logging, get_logger
 from hookline.settings import Settings
 from processors.app import create_app
 
 
 def run(settings: Settings) -> None:
+    """Run the worker; exit 1 at once when Kafka refuses the credentials (faust would
+    report it with a traceback)."""
     configure_logging(settings.log)
+    try:
+        check_credentials(settings.kafka)
+    except KafkaAuthenticationError as exc:
+        get_logger("hookline.processors").error("cannot start", error=str(exc))
+        raise SystemExit(1) from None
     app = create_app(settings)
     worker = faust.Worker(app, loglevel=settings.log.level.lower(), redirect_stdouts=False)
     # faust's terminal spinner, at WARNING and above, sets the root logger to DEBUG so that

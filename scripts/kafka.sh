@@ -12,6 +12,14 @@
 #   HOOKLINE_KAFKA_PORT (9092), HOOKLINE_KAFKA_CONTROLLER_PORT (9093),
 #   HOOKLINE_KAFKA_HEAP (512m), HOOKLINE_RUN_DIR (.run), HOOKLINE_CACHE_DIR (~/.cache/hookline),
 #   HOOKLINE_PYTHON (.venv/bin/python, used for the readiness check).
+#
+# Besides the PLAINTEXT listener, the broker serves SASL_PLAINTEXT with SCRAM-SHA-256 and
+# SCRAM-SHA-512 on HOOKLINE_KAFKA_SASL_PORT (9094; empty: no SASL listener), so clients can
+# be tested with credentials against the same broker. The SCRAM user
+# HOOKLINE_KAFKA_SCRAM_USER / HOOKLINE_KAFKA_SCRAM_PASSWORD (hookline / hookline-secret) is
+# written into fresh storage at format time (kafka-storage format --add-scram) and upserted
+# through the Admin API on every start, so storage formatted before has it too. There is
+# no authorizer: any authenticated user may do anything (a test broker, not production).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +29,9 @@ HEAP="${HOOKLINE_KAFKA_HEAP:-512m}"
 RUN_DIR="${HOOKLINE_RUN_DIR:-$ROOT/.run}"
 CACHE_DIR="${HOOKLINE_CACHE_DIR:-$HOME/.cache/hookline}"
 PYTHON="${HOOKLINE_PYTHON:-$ROOT/.venv/bin/python}"
+SASL_PORT="${HOOKLINE_KAFKA_SASL_PORT-9094}"
+SCRAM_USER="${HOOKLINE_KAFKA_SCRAM_USER:-hookline}"
+SCRAM_PASSWORD="${HOOKLINE_KAFKA_SCRAM_PASSWORD:-hookline-secret}"
 KAFKA_VERSION="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/ops/kafka/pom.xml")"
 LIB_DIR="$CACHE_DIR/kafka-$KAFKA_VERSION/lib"
 KDIR="$RUN_DIR/kafka"
@@ -46,17 +57,34 @@ JAVA_ARGS=(java "-Xmx$HEAP" "-Xms$HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
 
 java_cmd() { "${JAVA_ARGS[@]}" "$@"; }
 
+# The SASL listener's part of server.properties: clients authenticate with SCRAM (the
+# credentials live in the KRaft metadata log); brokers and the controller keep talking
+# PLAINTEXT, so no broker-side username is needed in the JAAS entries.
+sasl_config() {
+  [ -n "$SASL_PORT" ] || return 0
+  local mechanism
+  echo "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512"
+  for mechanism in scram-sha-256 scram-sha-512; do
+    echo "listener.name.sasl_plaintext.$mechanism.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;"
+  done
+}
+
 write_config() {
   mkdir -p "$DATA_DIR" "$LOG_DIR"
+  local listeners="PLAINTEXT://127.0.0.1:$PORT" protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  if [ -n "$SASL_PORT" ]; then
+    listeners="$listeners,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT"
+    protocols="$protocols,SASL_PLAINTEXT:SASL_PLAINTEXT"
+  fi
   cat > "$CONFIG" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$DATA_DIR
 num.partitions=3
 default.replication.factor=1
@@ -72,6 +100,7 @@ auto.create.topics.enable=false
 log.retention.hours=168
 log.segment.bytes=67108864
 PROPS
+  sasl_config >> "$CONFIG"
 }
 
 format_storage() {
@@ -79,7 +108,45 @@ format_storage() {
   local cluster_id
   cluster_id="$(java_cmd kafka.tools.StorageTool random-uuid | tail -n 1)"
   log "formatting storage in $DATA_DIR (cluster $cluster_id)"
-  java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG" >"$LOG_DIR/format.log" 2>&1
+  local scram=()
+  if [ -n "$SASL_PORT" ]; then
+    scram=(--add-scram "SCRAM-SHA-256=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]"
+      --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]")
+  fi
+  java_cmd kafka.tools.StorageTool format -t "$cluster_id" -c "$CONFIG" "${scram[@]}" \
+    >"$LOG_DIR/format.log" 2>&1
+}
+
+# Upsert the SCRAM user through the Admin API on the PLAINTEXT listener: storage formatted
+# before the SASL listener existed (or with other credentials) gets it as well.
+add_scram_user() {
+  [ -n "$SASL_PORT" ] || return 0
+  HOOKLINE_KAFKA_SCRAM_PASSWORD="$SCRAM_PASSWORD" "$PYTHON" - "$PORT" "$SCRAM_USER" <<'PY' >/dev/null 2>&1
+import os, sys
+from confluent_kafka.admin import AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
+admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{sys.argv[1]}"})
+password = os.environ["HOOKLINE_KAFKA_SCRAM_PASSWORD"].encode()
+for mechanism in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512):
+    # One alteration per user and request: the broker refuses two at once.
+    upsert = UserScramCredentialUpsertion(sys.argv[2], ScramCredentialInfo(mechanism, 8192), password)
+    for future in admin.alter_user_scram_credentials([upsert], request_timeout=30).values():
+        future.result()
+PY
+}
+
+# The SASL listener answers an authenticated metadata request (SCRAM-SHA-512).
+sasl_healthy() {
+  [ -n "$SASL_PORT" ] || return 0
+  HOOKLINE_KAFKA_SCRAM_PASSWORD="$SCRAM_PASSWORD" "$PYTHON" - "$SASL_PORT" "$SCRAM_USER" <<'PY' >/dev/null 2>&1
+import os, sys
+from confluent_kafka.admin import AdminClient
+admin = AdminClient({
+    "bootstrap.servers": f"127.0.0.1:{sys.argv[1]}", "socket.timeout.ms": 2000,
+    "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-512",
+    "sasl.username": sys.argv[2], "sasl.password": os.environ["HOOKLINE_KAFKA_SCRAM_PASSWORD"],
+})
+sys.exit(0 if admin.list_topics(timeout=5).brokers else 1)
+PY
 }
 
 running_pid() {
@@ -106,7 +173,10 @@ PY
 wait_ready() {
   local deadline=$((SECONDS + ${HOOKLINE_KAFKA_START_TIMEOUT:-90}))
   while [ $SECONDS -lt $deadline ]; do
-    if healthy; then log "ready on 127.0.0.1:$PORT"; return 0; fi
+    if healthy && add_scram_user && sasl_healthy; then
+      log "ready on 127.0.0.1:$PORT${SASL_PORT:+ and 127.0.0.1:$SASL_PORT (SASL_PLAINTEXT, SCRAM)}"
+      return 0
+    fi
     if ! running_pid >/dev/null; then
       log "broker exited during start; last log lines:"; tail -n 30 "$LOG_DIR/stdout.log" >&2 || true
       return 1
@@ -119,11 +189,15 @@ wait_ready() {
 start() {
   if pid="$(running_pid)"; then
     if wait_ready; then log "already running (pid $pid)"; return 0; fi
+    log "a broker runs but is not ready (started before the SASL listener existed? stop and start it)"
     return 1
   fi
   rm -f "$PID_FILE"
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     log "port $PORT is taken by another process; set HOOKLINE_KAFKA_PORT"; return 1
+  fi
+  if [ -n "$SASL_PORT" ] && (exec 3<>"/dev/tcp/127.0.0.1/$SASL_PORT") 2>/dev/null; then
+    log "port $SASL_PORT is taken by another process; set HOOKLINE_KAFKA_SASL_PORT"; return 1
   fi
   install
   write_config
@@ -152,7 +226,10 @@ stop() {
 }
 
 status() {
-  if running_pid >/dev/null && healthy; then log "running and ready on 127.0.0.1:$PORT"; return 0; fi
+  if running_pid >/dev/null && healthy && sasl_healthy; then
+    log "running and ready on 127.0.0.1:$PORT${SASL_PORT:+ and 127.0.0.1:$SASL_PORT (SCRAM)}"
+    return 0
+  fi
   log "not ready"; return 1
 }
 

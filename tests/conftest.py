@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient
 
 from hookline.db import apply_migrations
-from hookline.kafka_clients import consumer_config, ensure_topics
+from hookline.kafka_clients import admin_config, consumer_config, ensure_topics
 from hookline.settings import KafkaSettings, PostgresSettings, Settings
 from hookline.topics import Topics
 
@@ -37,7 +37,7 @@ def base_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def kafka_available(base_settings: Settings) -> KafkaSettings:
-    admin = AdminClient({"bootstrap.servers": base_settings.kafka.bootstrap_servers})
+    admin = AdminClient(admin_config(base_settings.kafka))
     try:
         admin.list_topics(timeout=10)
     except Exception as exc:
@@ -72,7 +72,7 @@ def topics(settings: Settings) -> Topics:
 
 
 def _delete_topics_with_prefix(kafka: KafkaSettings, prefix: str) -> None:
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})
+    admin = AdminClient(admin_config(kafka))
     try:
         names = [t for t in admin.list_topics(timeout=5).topics if t.startswith(prefix + ".")]
         if names:

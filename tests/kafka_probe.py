@@ -7,12 +7,13 @@ from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from hookline.kafka_clients import consumer_config
 from hookline.settings import KafkaSettings
 
 
 def records_written(kafka: KafkaSettings, topics: Iterable[str]) -> int:
     """Records ever written to ``topics``: the sum of their partitions' high watermarks."""
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "probe"})
+    consumer = Consumer(consumer_config(kafka, "probe", "probe"))
     try:
         return sum(_high_watermarks(consumer, topic) for topic in topics)
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
+from hookline.kafka_clients import consumer_config
 from hookline.settings import Settings
 from processors.app import app_id
 from tests.conftest import ROOT
@@ -70,13 +71,8 @@ class ProcessorWorker:
 
     def committed_lag(self, topic: str) -> int:
         """Records of ``topic`` not yet committed by the worker's consumer group."""
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.settings.kafka.bootstrap_servers,
-                "group.id": app_id(self.settings),
-                "enable.auto.commit": False,
-            }
-        )
+        config = consumer_config(self.settings.kafka, app_id(self.settings), "lag")
+        consumer = Consumer(config)
         try:
             meta = consumer.list_topics(topic, timeout=10).topics[topic]
             partitions = [TopicPartition(topic, p) for p in meta.partitions]

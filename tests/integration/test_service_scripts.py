@@ -14,8 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from confluent_kafka import Producer
+from pydantic import SecretStr
 
-from hookline.kafka_clients import ensure_topics, producer_config
+from hookline.kafka_clients import connect_admin, ensure_topics, producer_config
 from hookline.settings import Settings
 from hookline.topics import TopicSpec
 from tests.conftest import ROOT, ConsumeFn
@@ -55,6 +56,22 @@ def test_kafka_start_twice_reuses_the_running_broker() -> None:
     assert second.returncode == 0
     assert "already running" in second.stderr
     assert broker_pid() == pid
+
+
+def test_kafka_serves_the_scram_listener_to_the_script_user(settings: Settings) -> None:
+    """scripts/kafka.sh's SASL_PLAINTEXT listener accepts its SCRAM user (both mechanisms)."""
+    for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+        kafka = settings.kafka.model_copy(
+            update={
+                "bootstrap_servers": "127.0.0.1:9094",
+                "security_protocol": "SASL_PLAINTEXT",
+                "sasl_mechanism": mechanism,
+                "sasl_username": "hookline",
+                "sasl_password": SecretStr("hookline-secret"),
+            }
+        )
+        metadata = connect_admin(kafka, timeout=15)[1]
+        assert metadata.brokers, mechanism
 
 
 def test_kafka_stop_leaves_no_process_and_start_brings_it_back() -> None:
