@@ -152,6 +152,9 @@ def _parse_connector(name: str, table: Any, secrets: Mapping[str, SecretStr]) ->
 
 
 def _resolve(connector: str, value: Any, secrets: Mapping[str, SecretStr]) -> Any:
+    """``secret:<name>`` strings resolved, also inside nested tables (e.g. ``auth``)."""
+    if isinstance(value, dict):
+        return {k: _resolve(connector, v, secrets) for k, v in value.items()}
     if not isinstance(value, str):
         return value
     return resolve_secret(value, secrets, f"connector {connector!r}", ConfigError)

@@ -83,13 +83,15 @@ class HttpClient:
         url: str,
         *,
         json: Any = None,
+        form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> HttpResponse:
-        """Send one request; return the 2xx response or raise a DeliveryError."""
+        """Send one request (a ``json`` or a form-encoded ``form`` body); return the 2xx
+        response or raise a DeliveryError. The body sent is never logged."""
         started = time.perf_counter()
         call = _Call(self._connector, method, url, dict(headers or {}))
         try:
-            response = await self._send(call, json)
+            response = await self._send(call, json, form)
         except Exception as exc:
             error = error_for_exception(exc)
             self._finish(call, started, _category(error), error=str(error))
@@ -108,10 +110,16 @@ class HttpClient:
             raise failure
         return response
 
-    async def _send(self, call: _Call, json: Any) -> HttpResponse:
+    async def _send(self, call: _Call, json: Any, form: Mapping[str, str] | None) -> HttpResponse:
         session = self._open()
+        data = dict(form) if form is not None else None
         async with session.request(
-            call.method, call.url, json=json, headers=call.headers, allow_redirects=False
+            call.method,
+            call.url,
+            json=json,
+            data=data,
+            headers=call.headers,
+            allow_redirects=False,
         ) as resp:
             body = await resp.read()
             headers = CIMultiDict(resp.headers)

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
+from confluent_kafka.admin import AdminClient
 from psycopg_pool import AsyncConnectionPool
 
 from connectors.alerts import Alert, Alerter, AlertSink, LoggingAlertSink
@@ -23,20 +24,14 @@ from connectors.config import ConnectorConfig
 from connectors.consumer import AsyncConsumer
 from connectors.delivery import Services
 from connectors.destinations import REGISTRY
-from connectors.destinations.base import Destination
+from connectors.destinations.base import Destination, DestinationContext
 from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
 from connectors.ratelimit import TokenBucket
 from connectors.runner import ConnectorRunner
 from connectors.state import StateStore
 from hookline.db import create_pool
-from hookline.kafka_clients import (
-    AsyncProducer,
-    connect_admin,
-    consumer_config,
-    ensure_topics,
-    producer_config,
-)
+from hookline.kafka_clients import AsyncProducer, consumer_config, ensure_topics, producer_config
 from hookline.logs import get_logger
 from hookline.settings import Settings
 from hookline.topics import Topics
@@ -60,7 +55,7 @@ async def open_connector(
         stack.push_async_callback(asyncio.to_thread, producer.close)
         services = Services(
             config=config,
-            destination=await _destination(config, metrics, stack),
+            destination=await _destination(config, metrics, stack, pool),
             states=StateStore(pool, config.name),
             limiter=await _bucket(config, pool, metrics),
             gate=_gate(config, metrics, alerter),
@@ -76,7 +71,10 @@ async def open_connector(
 
 
 async def _destination(
-    config: ConnectorConfig, metrics: ConnectorMetrics, stack: AsyncExitStack
+    config: ConnectorConfig,
+    metrics: ConnectorMetrics,
+    stack: AsyncExitStack,
+    pool: AsyncConnectionPool,
 ) -> Destination:
     spec = REGISTRY[config.destination.type]
     http = HttpClient(
@@ -87,7 +85,7 @@ async def _destination(
         max_connections=config.concurrency,
     )
     stack.push_async_callback(http.close)
-    return spec.create(config.destination, http)
+    return spec.create(config.destination, DestinationContext(config.name, http, pool))
 
 
 def _pool(settings: Settings) -> AsyncConnectionPool:
@@ -97,7 +95,8 @@ def _pool(settings: Settings) -> AsyncConnectionPool:
 
 def prepare_topics(settings: Settings, config: ConnectorConfig, topics: Topics) -> None:
     """Create the retry and dead-letter topics, as many partitions as the sources have."""
-    metadata = connect_admin(settings.kafka)[1].topics
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    metadata = admin.list_topics(timeout=30).topics
     counts = {
         len(metadata[t].partitions) for f in config.families if (t := topics.events(f)) in metadata
     }

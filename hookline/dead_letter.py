@@ -22,7 +22,8 @@ from schemas.dead_letter import DeadLetterContext
 # key=value secrets, Telegram bot tokens) are masked before the text leaves the process.
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"(?i)((?:secret|password|token|api[_-]?key|signature)\s*[=:]\s*)[^\s&,;]+"),
+    # key=value, key: value and JSON's "key": "value" (an OAuth token response)
+    re.compile(r'(?i)((?:secret|password|token|api[_-]?key|signature)"?\s*[=:]\s*"?)[^\s&,;"]+'),
     re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+(?=@)"),
     re.compile(r"(?i)(/bot)\d+:[A-Za-z0-9_-]+"),
 )

@@ -10,9 +10,10 @@ in this package is registered.
 
 from __future__ import annotations
 
-from connectors.destinations import http_upsert
+from connectors.destinations import http_upsert, hubspot
 from connectors.destinations.base import DestinationSpec
 
 REGISTRY: dict[str, DestinationSpec] = {
     http_upsert.SPEC.name: http_upsert.SPEC,
+    hubspot.SPEC.name: hubspot.SPEC,
 }

@@ -19,7 +19,9 @@ Literal), its logic and a docstring stating its semantics (endpoints, idempotenc
 codes, rate-limit headers), and exposes a :class:`DestinationSpec` as ``SPEC``; one line in
 :data:`connectors.destinations.REGISTRY` registers it. HTTP calls go through the
 :class:`~connectors.http.HttpClient` handed to ``create``: it audits every call and maps
-statuses and client exceptions onto the error tree in one place.
+statuses and client exceptions onto the error tree in one place. ``create`` receives a
+:class:`DestinationContext`: that client, the connector's name and its PostgreSQL pool
+(for the little state a destination keeps itself, e.g. rotated OAuth refresh tokens).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.errors import RateLimitHint
@@ -80,11 +83,20 @@ class Destination(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class DestinationContext:
+    """What a destination is built with, besides its config."""
+
+    connector: str  # the connector's name
+    http: HttpClient
+    pool: AsyncConnectionPool  # the connector's pool: autocommit connections
+
+
+@dataclass(frozen=True, slots=True)
 class DestinationSpec:
     """What a destination module exposes as ``SPEC``."""
 
     name: str  # the destination type, the value of its config's ``type``
     config_model: type[DestinationConfig]
-    create: Callable[[Any, HttpClient], Destination]
+    create: Callable[[Any, DestinationContext], Destination]
     #: Statuses this vendor documents as transient beyond connectors.errors' defaults.
     extra_retriable: frozenset[int] = frozenset()

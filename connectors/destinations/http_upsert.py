@@ -25,7 +25,13 @@ from urllib.parse import quote
 
 from pydantic import Field, SecretStr
 
-from connectors.destinations.base import Applied, Change, DestinationConfig, DestinationSpec
+from connectors.destinations.base import (
+    Applied,
+    Change,
+    DestinationConfig,
+    DestinationContext,
+    DestinationSpec,
+)
 from connectors.http import HttpClient
 from schemas.events import CloudEvent
 
@@ -71,8 +77,8 @@ class HttpUpsert:
         return Applied(rate_limit=response.rate_limit)
 
 
-def create(config: HttpUpsertConfig, http: HttpClient) -> HttpUpsert:
-    return HttpUpsert(config, http)
+def create(config: HttpUpsertConfig, context: DestinationContext) -> HttpUpsert:
+    return HttpUpsert(config, context.http)
 
 
 SPEC = DestinationSpec(name="http_upsert", config_model=HttpUpsertConfig, create=create)

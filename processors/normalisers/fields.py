@@ -27,6 +27,7 @@ from typing import Any, Literal
 import orjson
 
 from processors.normalisers.base import InvalidPayload
+from schemas.currency import CURRENCY_EXPONENTS
 from schemas.events import (
     METADATA_MAX_ENTRIES,
     METADATA_MAX_KEY_LENGTH,
@@ -37,17 +38,6 @@ from schemas.events import (
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURRENCY = re.compile(r"^[A-Za-z]{3}$")
-
-# fmt: off
-_ZERO_DECIMAL = ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG",
-                 "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF")
-# fmt: on
-#: ISO 4217 minor-unit exponents that differ from 2.
-CURRENCY_EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(_ZERO_DECIMAL, 0),
-    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
-    **dict.fromkeys(["CLF", "UYW"], 4),
-}
 
 Unix = Literal["s", "ms"]
 

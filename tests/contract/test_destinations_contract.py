@@ -1,0 +1,211 @@
+"""The same delivery scenarios against every registered destination, each on its fake.
+
+Every destination must: apply a change once per idempotency key (a repeat of the same
+change with the same key is not a second effective write); answer a vendor validation
+error with a ``PermanentError`` carrying the vendor's words; answer a 5xx with a
+``RetriableError``; answer a 429 with a ``RetriableError`` whose ``retry_after`` is set.
+A destination registered without an adapter below fails
+``test_every_registered_destination_has_a_contract_adapter``: add one (a factory that
+starts the destination's fake and knows how to script it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+from pydantic import SecretStr
+
+from connectors.delivery import state_hash
+from connectors.destinations import REGISTRY
+from connectors.destinations.base import Change, Destination, DestinationContext
+from connectors.destinations.http_upsert import HttpUpsertConfig
+from connectors.destinations.hubspot import HubSpotConfig, PrivateAppAuth
+from connectors.errors import PermanentError, RetriableError
+from connectors.http import HttpClient
+from connectors.metrics import ConnectorMetrics
+from hookline.db import create_pool
+from hookline.metrics import new_registry
+from hookline.settings import PostgresSettings
+from sandbox import destination_api, hubspot
+from schemas.events import CloudEvent
+from tests.fakes.connector_harness import customer_event
+
+E = TypeVar("E", bound=Exception)
+RATE_LIMITED = {
+    "status": "error",
+    "errorType": "RATE_LIMIT",
+    "policyName": "TEN_SECONDLY_ROLLING",
+    "message": "You have reached your ten_secondly_rolling limit.",
+}
+
+
+@dataclass
+class Subject:
+    """One destination on its fake, and the fake's scripting and counting, made uniform."""
+
+    destination: Destination
+    change: Callable[[int], Change]  # a valid change of entity n
+    invalid_change: Callable[[], Change]  # one the vendor refuses as invalid
+    script_5xx: Callable[[], None]
+    script_429: Callable[[], None]
+    effective_writes: Callable[[Change], int]  # at the vendor, for the change's entity
+
+
+Adapter = Callable[[DestinationContext], AbstractAsyncContextManager[Subject]]
+
+
+def change_of(destination: Destination, event: CloudEvent) -> Change:
+    """The change the runner would build from ``event`` (a full snapshot)."""
+    state = destination.state_for(event)
+    return Change(
+        entity_key=event.subject,
+        family=event.family,
+        entity_id=event.data.id,
+        state=state,
+        state_hash=state_hash(state),
+        version=event.data.updated_at,
+        source="shop",
+        event_id=event.id,
+        event_type=event.type,
+    )
+
+
+def customers(destination: Destination) -> Callable[[int], Change]:
+    def change(n: int) -> Change:
+        return change_of(destination, customer_event(str(n), 1, first_name=f"P{n}"))
+
+    return change
+
+
+def invalid_customer(destination: Destination) -> Change:
+    return change_of(destination, customer_event("99", 1, email="not-an-email@"))
+
+
+@asynccontextmanager
+async def http_upsert_subject(context: DestinationContext) -> AsyncIterator[Subject]:
+    api = destination_api.FakeDestinationApi()
+    await api.start()
+    config = HttpUpsertConfig(base_url=api.base_url, token=SecretStr(destination_api.TOKEN))
+    destination = REGISTRY["http_upsert"].create(config, context)
+
+    def script_invalid() -> Change:  # the stand-in validates nothing: it is told to refuse
+        invalid = invalid_customer(destination)
+        body = {"error": "email is invalid"}
+        api.script_entity(invalid.entity_id, destination_api.Reply(422, body=body))
+        return invalid
+
+    try:
+        yield Subject(
+            destination=destination,
+            change=customers(destination),
+            invalid_change=script_invalid,
+            script_5xx=lambda: api.script_calls(destination_api.Reply(503)),
+            script_429=lambda: api.script_calls(destination_api.Reply(429, retry_after=3)),
+            effective_writes=lambda change: api.writes_by_entity[change.entity_id],
+        )
+    finally:
+        await api.close()
+
+
+@asynccontextmanager
+async def hubspot_subject(context: DestinationContext) -> AsyncIterator[Subject]:
+    api = hubspot.FakeHubSpot()
+    await api.start()
+    auth = PrivateAppAuth(token=SecretStr(hubspot.PRIVATE_TOKEN))
+    config = HubSpotConfig(base_url=api.base_url, auth=auth)
+    destination = REGISTRY["hubspot"].create(config, context)
+    try:
+        yield Subject(
+            destination=destination,
+            change=customers(destination),
+            invalid_change=lambda: invalid_customer(destination),
+            script_5xx=lambda: api.script(hubspot.Reply(503)),
+            script_429=lambda: api.script(hubspot.Reply(429, body=RATE_LIMITED)),
+            effective_writes=lambda change: api.writes(
+                "contacts", str(change.state["email"]), "email"
+            ),
+        )
+    finally:
+        await api.close()
+
+
+ADAPTERS: dict[str, Adapter] = {
+    "http_upsert": http_upsert_subject,
+    "hubspot": hubspot_subject,
+}
+
+
+def test_every_registered_destination_has_a_contract_adapter() -> None:
+    assert set(ADAPTERS) == set(REGISTRY)
+
+
+@pytest.fixture
+async def pool(fresh_database: PostgresSettings) -> AsyncIterator[AsyncConnectionPool]:
+    pool = create_pool(fresh_database, autocommit=True)
+    await pool.open(wait=True)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(params=sorted(ADAPTERS))
+async def subject(
+    request: pytest.FixtureRequest, pool: AsyncConnectionPool
+) -> AsyncIterator[Subject]:
+    name: str = request.param
+    spec = REGISTRY[name]
+    http = HttpClient(
+        "contract",
+        ConnectorMetrics(new_registry()),
+        timeout_seconds=5,
+        extra_retriable=spec.extra_retriable,
+    )
+    try:
+        async with ADAPTERS[name](DestinationContext("contract", http, pool)) as subject:
+            yield subject
+    finally:
+        await http.close()
+
+
+async def _raises(kind: type[E], call: Awaitable[object]) -> E:
+    with pytest.raises(kind) as caught:
+        await call
+    return caught.value
+
+
+async def test_a_change_is_applied_once_per_idempotency_key(subject: Subject) -> None:
+    change = subject.change(1)
+    await subject.destination.apply(change, "key-1")
+    await subject.destination.apply(change, "key-1")  # a redelivery after a crash
+    assert subject.effective_writes(change) == 1
+
+
+async def test_a_vendor_validation_error_is_permanent_with_the_vendors_words(
+    subject: Subject,
+) -> None:
+    change = subject.invalid_change()
+    error = await _raises(PermanentError, subject.destination.apply(change, "key-bad"))
+    assert "invalid" in f"{error} {error.body}".lower()
+    assert subject.effective_writes(change) == 0
+
+
+async def test_a_5xx_is_retriable_and_the_retry_applies(subject: Subject) -> None:
+    change = subject.change(2)
+    subject.script_5xx()
+    await _raises(RetriableError, subject.destination.apply(change, "key-2"))
+    await subject.destination.apply(change, "key-2")
+    assert subject.effective_writes(change) == 1
+
+
+async def test_a_429_is_retriable_with_a_retry_after(subject: Subject) -> None:
+    change = subject.change(3)
+    subject.script_429()
+    error = await _raises(RetriableError, subject.destination.apply(change, "key-3"))
+    assert error.status == 429
+    assert error.retry_after is not None
+    assert error.retry_after > 0
+    assert subject.effective_writes(change) == 0
