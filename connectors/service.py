@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 
-from confluent_kafka.admin import AdminClient
 from psycopg_pool import AsyncConnectionPool
 
 from connectors.alerts import Alert, Alerter, AlertSink, LoggingAlertSink
@@ -31,7 +30,13 @@ from connectors.ratelimit import TokenBucket
 from connectors.runner import ConnectorRunner
 from connectors.state import StateStore
 from hookline.db import create_pool
-from hookline.kafka_clients import AsyncProducer, consumer_config, ensure_topics, producer_config
+from hookline.kafka_clients import (
+    AsyncProducer,
+    connect_admin,
+    consumer_config,
+    ensure_topics,
+    producer_config,
+)
 from hookline.logs import get_logger
 from hookline.settings import Settings
 from hookline.topics import Topics
@@ -95,8 +100,7 @@ def _pool(settings: Settings) -> AsyncConnectionPool:
 
 def prepare_topics(settings: Settings, config: ConnectorConfig, topics: Topics) -> None:
     """Create the retry and dead-letter topics, as many partitions as the sources have."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
-    metadata = admin.list_topics(timeout=30).topics
+    metadata = connect_admin(settings.kafka)[1].topics
     counts = {
         len(metadata[t].partitions) for f in config.families if (t := topics.events(f)) in metadata
     }
