@@ -126,7 +126,6 @@ class IngressSettings(BaseModel):
     )
 
 
-
 class ProcessorSettings(BaseModel):
     app_id: str = Field(
         "", description="faust application id (consumer group); default {topic_prefix}-processors."

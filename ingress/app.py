@@ -9,7 +9,7 @@ connecting (or after the previous response), the body ``body_timeout_seconds`` a
 head (else 408 and the connection is closed); a body refused or cut off is drained for at
 most aiohttp's lingering time (10 s) so the client can read the answer. The number of
 open connections is bounded in ``ingress.connections``. ``/healthz`` (alive),
-``/readyz`` (Kafka reachable), ``/metrics`` (Prometheus).
+``/readyz`` (producer usable and Kafka reachable), ``/metrics`` (Prometheus).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from ingress.publisher import Publisher
 SETTINGS = web.AppKey("settings", Settings)
 SOURCES = web.AppKey("sources", dict[str, SourceConfig])
 METRICS = web.AppKey("metrics", IngressMetrics)
-PRODUCER = web.AppKey("producer", AsyncProducer)
 PUBLISHER = web.AppKey("publisher", Publisher)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -182,7 +181,11 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    producer = request.app[PRODUCER]
+    """Ready when the producer is usable and reaches a broker. A producer that failed
+    fatally answers not ready once, and is replaced for the next probe and request."""
+    producer, replaced = request.app[PUBLISHER].usable_producer()
+    if replaced:
+        return error_response(503, "not_ready", "the Kafka producer failed and was replaced")
     if await asyncio.to_thread(producer.broker_reachable, 2.0):
         return json_response({"status": "ready"})
     return error_response(503, "not_ready", "Kafka is not reachable")
@@ -229,12 +232,18 @@ def create_app(
 
 
 async def _kafka_producer(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    producer = AsyncProducer(producer_config(settings.kafka, "ingress"))
-    app[PRODUCER] = producer
-    app[PUBLISHER] = Publisher(producer, Topics(settings.kafka.topic_prefix))
-    app[METRICS].watch_producer_queue(producer.queue_length)
+    settings, metrics = app[SETTINGS], app[METRICS]
+    config = producer_config(settings.kafka, "ingress")
+    publisher = Publisher(
+        lambda: AsyncProducer(config),
+        Topics(settings.kafka.topic_prefix),
+        on_replaced=metrics.producer_replacements.inc,
+    )
+    app[PUBLISHER] = publisher
+    metrics.watch_producer_queue(publisher.queue_length)
     yield
-    remaining = await asyncio.to_thread(producer.close, settings.ingress.shutdown_timeout_seconds)
+    remaining = await asyncio.to_thread(
+        publisher.producer.close, settings.ingress.shutdown_timeout_seconds
+    )
     if remaining:
         log.error("records left unacknowledged at shutdown", records=remaining)

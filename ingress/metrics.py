@@ -62,6 +62,11 @@ class IngressMetrics:
             registry=registry,
         )
 
+        self.producer_replacements = Counter(
+            "hookline_ingress_producer_replacements_total",
+            "Producers replaced after a fatal error (e.g. broken idempotence).",
+            registry=registry,
+        )
         self.connections_open = Gauge(
             "hookline_ingress_connections_open",
             "Connections this worker holds open on the public port.",

@@ -11,18 +11,53 @@ Only :class:`VerifiedWebhook` is accepted. Each event becomes one record:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 
 from hookline.kafka_clients import AsyncProducer, Delivered
+from hookline.logs import get_logger
 from hookline.topics import Topics
 from ingress.providers.base import VerifiedWebhook, WebhookEvent
 from schemas.raw import RawHeaders
 
+log = get_logger("hookline.ingress")
+
 
 class Publisher:
-    def __init__(self, producer: AsyncProducer, topics: Topics) -> None:
-        self._producer = producer
+    """Owns the ingress's producer and replaces it after a fatal error.
+
+    A producer that failed fatally (librdkafka's idempotence guarantees broken) refuses
+    every later record, so it is replaced by a fresh one from ``make_producer`` the next
+    time it is used: by a publish or a readiness probe. The failed one is closed off the
+    event loop; records it still held are answered 503 by their deadline.
+    """
+
+    def __init__(
+        self,
+        make_producer: Callable[[], AsyncProducer],
+        topics: Topics,
+        on_replaced: Callable[[], object] = lambda: None,
+    ) -> None:
+        self._make_producer = make_producer
+        self._on_replaced = on_replaced
         self._topic = topics.raw_webhooks
+        self.producer = make_producer()
+
+    def usable_producer(self) -> tuple[AsyncProducer, bool]:
+        """The producer to use, and whether it had to be replaced just now."""
+        failed = self.producer
+        if failed.fatal_error is None:
+            return failed, False
+        self.producer = self._make_producer()
+        log.error("producer failed fatally and was replaced", error=failed.fatal_error)
+        self._on_replaced()
+        # Closing a librdkafka client can block: not on the event loop.
+        asyncio.get_running_loop().run_in_executor(None, failed.close, 0)
+        return self.producer, True
+
+    def queue_length(self) -> int:
+        """Records the current producer holds unacknowledged."""
+        return self.producer.queue_length()
 
     async def publish(
         self, webhook: VerifiedWebhook, request_id: str, received_at: datetime
@@ -31,8 +66,9 @@ class Publisher:
 
         Raises ``PublishError`` when any record was refused; the caller bounds the wait.
         """
+        producer, _ = self.usable_producer()
         futures = [
-            self._producer.send(
+            producer.send(
                 self._topic,
                 value=event.body,
                 key=record_key(webhook.source, event),

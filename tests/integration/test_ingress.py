@@ -12,12 +12,13 @@ from typing import Protocol
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from confluent_kafka import KafkaError
 from pydantic import SecretStr
 
 from hookline.logs import configure_logging
 from hookline.settings import LogSettings, Settings
 from hookline.topics import Topics
-from ingress.app import create_app
+from ingress.app import PUBLISHER, create_app
 from ingress.providers import REGISTRY
 from ingress.providers.github import GitHubConfig
 from schemas.raw import RawHeaders
@@ -304,3 +305,28 @@ async def test_other_paths_and_methods_answer_json(client_for: MakeClient, topic
     nowhere = await client.post("/elsewhere", data=b"x")
     assert nowhere.status == 404
     assert (await nowhere.json())["error"] == "not_found"
+
+
+async def test_fatal_producer_error_fails_readiness_and_the_producer_is_replaced(
+    client_for: MakeClient, topics: Topics, consume: ConsumeFn
+) -> None:
+    client = await client_for()
+    assert (await client.post("/webhooks/gh", data=BODY, headers=signed(BODY, "f-1"))).status == 200
+    failed = client.app[PUBLISHER].producer
+    # librdkafka reports a fatal idempotent-producer error (e.g. a broken sequence) through
+    # the producer's error_cb, and offers no public way to provoke one against a healthy
+    # broker: the test hands the callback a fatal error built with KafkaError's public
+    # constructor, as librdkafka would.
+    failed.on_error(KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, "injected", fatal=True))
+
+    not_ready = await client.get("/readyz")
+    assert not_ready.status == 503
+    assert (await not_ready.json())["error"] == "not_ready"
+    after = await client.post("/webhooks/gh", data=BODY, headers=signed(BODY, "f-2"))
+    assert after.status == 200
+    assert (await client.get("/readyz")).status == 200
+    assert client.app[PUBLISHER].producer is not failed
+    text = await (await client.get("/metrics")).text()
+    assert "hookline_ingress_producer_replacements_total 1.0" in text
+    records = await asyncio.to_thread(consume, topics.raw_webhooks, 2)
+    assert sorted(r.key() for r in records) == [b"gh:f-1", b"gh:f-2"]
