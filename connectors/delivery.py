@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,6 +38,7 @@ from connectors.destinations.base import Applied, Change, Destination
 from connectors.errors import DeliveryError, PermanentError, RetriableError
 from connectors.metrics import ConnectorMetrics, Outcome
 from connectors.ratelimit import TokenBucket
+from connectors.retry_tiers import placement, wake_header
 from connectors.retry_topic import RetryInfo, original_record, retry_headers
 from connectors.state import StateStore
 from hookline.dead_letter import SourceRecord, build_context, send_dead_letter
@@ -85,8 +86,8 @@ class Inbound:
         return (self.record.key or b"").decode(errors="replace")
 
     @classmethod
-    def decode(cls, record: SourceRecord, retry_topic: str) -> Inbound:
-        retry = RetryInfo.from_headers(record.headers) if record.topic == retry_topic else None
+    def decode(cls, record: SourceRecord, retry_topics: Collection[str]) -> Inbound:
+        retry = RetryInfo.from_headers(record.headers) if record.topic in retry_topics else None
         try:
             return cls(record, CloudEvent.model_validate_json(record.value), None, retry)
         except ValidationError as exc:
@@ -116,6 +117,9 @@ class Deliverer:
 
     async def deliver(self, item: Inbound, cache: dict[str, AppliedState]) -> Outcome:
         """Take ``item`` to a durable outcome; ``cache`` holds the batch's applied states."""
+        if item.retry is not None and item.retry.due_ms > time.time() * 1000:
+            await self._send_retry(item, item.retry)  # woke up in a tier, not due yet
+            return Outcome.RESCHEDULED
         event = item.event
         if event is None:
             error = PermanentError(f"not a CloudEvent: {item.problem}")
@@ -242,14 +246,7 @@ class Deliverer:
             last_status=error.status,
             last_error=str(error)[:200],
         )
-        record = item.record
-        await self._s.producer.send(
-            self._s.topics.connector_retry(self._name),
-            value=record.value,
-            key=record.key,
-            headers=retry_headers(record, info),
-            timestamp=record.timestamp_ms,
-        )
+        await self._send_retry(item, info)
         log.info(
             "change scheduled for retry",
             connector=self._name,
@@ -257,6 +254,18 @@ class Deliverer:
             attempt=info.attempt,
             delay_seconds=round(delay, 3),
             status=error.status,
+        )
+
+    async def _send_retry(self, item: Inbound, info: RetryInfo) -> None:
+        """Write the record to the retry topic of its remaining time (retry_tiers)."""
+        topic, wake_ms = placement(self._s.topics, self._name, info.due_ms, int(time.time() * 1000))
+        record = item.record
+        await self._s.producer.send(
+            topic,
+            value=record.value,
+            key=record.key,
+            headers=[*retry_headers(record, info), wake_header(wake_ms)],
+            timestamp=record.timestamp_ms,
         )
 
     async def _dead_letter(self, item: Inbound, error: DeliveryError, stage: str) -> Outcome:

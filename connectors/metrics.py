@@ -18,7 +18,8 @@ class Outcome(StrEnum):
     SKIPPED_UNCHANGED = "skipped_unchanged"  # same state as last applied (or an echo)
     SKIPPED_STALE = "skipped_stale"  # older than the state applied
     SKIPPED_UNWANTED = "skipped_unwanted"  # the destination does not want this event
-    RETRIED = "retried"  # written to the retry topic
+    RETRIED = "retried"  # written to a retry topic
+    RESCHEDULED = "rescheduled"  # a retry woke up before due: moved to a shorter tier
     DEAD_LETTERED = "dead_lettered"  # written to the dead-letter topic
     CONFLICT = "conflict"  # not applied by the conflict policy (rejected or held)
 

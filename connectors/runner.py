@@ -8,9 +8,10 @@ fetching overlaps delivery and a slow batch (a rate limit, a breaker waiting out
 cooldown) never trips ``max.poll.interval.ms``. Once the buffer is full every partition is
 paused: consumption stops, which is how an open breaker pauses the connector.
 
-**Retry topic.** A retry record that is not due yet is not delivered: the runner seeks its
-partition back to it and keeps that partition paused until it is due. The normalised
-topics are never held up by a change in retry.
+**Retry topics.** A retry record that has not woken up yet is not delivered: the runner
+seeks its partition back to it and keeps that partition paused until it wakes. Retry tiers
+(:mod:`connectors.retry_tiers`) make a partition's head the first to wake, so a long
+``Retry-After`` holds up no other retry; the normalised topics are never held up by one.
 
 **Offsets.** A record's offset counts as done once its outcome is durable (state written
 after the destination accepted it, skipped, retry record acknowledged, dead letter
@@ -37,6 +38,7 @@ from connectors.alerts import Alert
 from connectors.consumer import TP, AsyncConsumer, OffsetTracker, Prefetch
 from connectors.delivery import Deliverer, Inbound, Services
 from connectors.metrics import SETTLED, Outcome
+from connectors.retry_tiers import wake_ms
 from connectors.state import BatchRun
 from hookline.dead_letter import SourceRecord
 from hookline.logs import get_logger
@@ -57,7 +59,7 @@ class ConnectorRunner:
         self._consumer = consumer
         self._deliverer = Deliverer(services)
         self._grace = shutdown_grace_seconds
-        self._retry_topic = services.topics.connector_retry(self._name)
+        self._retry_topics = services.topics.connector_retries(self._name)
         self._held: dict[TP, float] = {}  # retry partitions paused until (Unix seconds)
         self._ahead = Prefetch(services.config.batch_size)  # polled while a batch ran
         self._batch: asyncio.Task[Counter[Outcome]] | None = None
@@ -73,9 +75,13 @@ class ConnectorRunner:
         """The partitions this instance holds now."""
         return set(self._consumer.assigned)
 
+    def retry_topics(self) -> list[str]:
+        """The base retry topic and every tier's (connectors.retry_tiers)."""
+        return list(self._retry_topics)
+
     def topics(self) -> list[str]:
         topics = self._s.topics
-        return [*(topics.events(f) for f in self._s.config.families), self._retry_topic]
+        return [*(topics.events(f) for f in self._s.config.families), *self._retry_topics]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; raise when infrastructure fails (Kafka, PostgreSQL)."""
@@ -128,10 +134,11 @@ class ConnectorRunner:
             tp = (record.topic, record.partition)
             if tp in blocked or tp not in self._consumer.assigned:
                 continue  # re-read after the rewind below, or no longer ours
-            item = Inbound.decode(record, self._retry_topic)
-            if item.retry is not None and item.retry.due_ms / 1000 > now:
+            item = Inbound.decode(record, self._retry_topics)
+            wake = wake_ms(record.headers) if item.retry is not None else None
+            if wake is not None and wake / 1000 > now:
                 blocked.add(tp)
-                await self._hold(tp, record.offset, item.retry.due_ms / 1000)
+                await self._hold(tp, record.offset, wake / 1000)
                 continue
             items.append(item)
         return items

@@ -10,6 +10,7 @@ topic                                  key (the ordering unit)    value
 ``{p}.raw.webhooks.dlq``               as the original record     original record + context
 ``{p}.events.{family}``                ``{family}:{entity id}``   CloudEvents JSON (schemas)
 ``{p}.connector.{name}.retry``         as the original record     original record + due time
+``{p}.connector.{name}.retry.{t}s``    as the original record     same, one per retry tier
 ``{p}.connector.{name}.dlq``           as the original record     original record + context
 =====================================  =========================  ==========================
 
@@ -23,6 +24,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 DAY_MS = 24 * 3600 * 1000
+
+#: The connectors' retry tiers, in seconds: ``{p}.connector.{name}.retry.{t}s`` holds each
+#: record ``t`` seconds, so its order is its wake-up order (see connectors/retry_tiers.py).
+RETRY_TIERS_SECONDS: tuple[int, ...] = (5, 30, 120, 600, 3600)
 
 #: Normalised topic families; one topic each. Downstream teams subscribe per family.
 EVENT_FAMILIES: tuple[str, ...] = (
@@ -67,7 +72,20 @@ class Topics:
         return f"{self.prefix}.events.{family}"
 
     def connector_retry(self, connector: str) -> str:
+        """The retry topic for records due now or within the first tier: to enqueue a
+        record for retry "due now", write it here without ``hookline.retry.*`` headers
+        (or with a due time already past)."""
         return f"{self.prefix}.connector.{connector}.retry"
+
+    def connector_retry_tier(self, connector: str, seconds: int) -> str:
+        if seconds not in RETRY_TIERS_SECONDS:
+            raise ValueError(f"no retry tier of {seconds} s")
+        return f"{self.connector_retry(connector)}.{seconds}s"
+
+    def connector_retries(self, connector: str) -> list[str]:
+        """Every retry topic of a connector: the base one, then the tiers, shortest first."""
+        tiers = [self.connector_retry_tier(connector, t) for t in RETRY_TIERS_SECONDS]
+        return [self.connector_retry(connector), *tiers]
 
     def connector_dead_letter(self, connector: str) -> str:
         return f"{self.prefix}.connector.{connector}.dlq"
@@ -85,7 +103,8 @@ class Topics:
         return specs
 
     def for_connector(self, connector: str, partitions: int) -> list[TopicSpec]:
+        retries = self.connector_retries(connector)
         return [
-            TopicSpec(self.connector_retry(connector), partitions, 7 * DAY_MS),
+            *(TopicSpec(topic, partitions, 7 * DAY_MS) for topic in retries),
             TopicSpec(self.connector_dead_letter(connector), 1, 30 * DAY_MS),
         ]
