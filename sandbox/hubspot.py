@@ -66,7 +66,7 @@ from sandbox.hubspot_store import (
     iso,
     matches,
 )
-from sandbox.serving import main
+from sandbox.serving import listen, main
 
 PRIVATE_TOKEN = "pat-na1-sandbox"  # noqa: S105 - the stand-in's demo token, not a secret
 CLIENT_ID = "sandbox-client"
@@ -141,12 +141,7 @@ class FakeHubSpot:
         app.router.add_patch("/crm/v3/objects/{type}/{id}", self._patch)
         path = "/crm/v4/objects/{from}/{from_id}/associations/default/{to}/{to_id}"
         app.router.add_put(path, self._associate)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
+        self._runner, self.base_url = await listen(app, port, host)
         return self.base_url
 
     async def close(self) -> None:

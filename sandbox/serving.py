@@ -7,11 +7,24 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
+from aiohttp import web
+
 
 class StandIn(Protocol):
     async def start(self, port: int = 0, host: str = "127.0.0.1") -> str: ...
 
     async def close(self) -> None: ...
+
+
+async def listen(app: web.Application, port: int, host: str) -> tuple[web.AppRunner, str]:
+    """Start ``app`` on ``host:port`` (0: any free port); its runner and base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    shown = "127.0.0.1" if host == "0.0.0.0" else host  # noqa: S104 - a bind-all address
+    return runner, f"http://{shown}:{port}"
 
 
 async def serve(stand_in: StandIn, port: int, host: str = "127.0.0.1") -> None:

@@ -20,7 +20,6 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
-from connectors.delivery import state_hash
 from connectors.destinations import REGISTRY
 from connectors.destinations.base import Change, Destination, DestinationContext
 from connectors.destinations.http_upsert import HttpUpsertConfig
@@ -32,16 +31,10 @@ from hookline.db import create_pool
 from hookline.metrics import new_registry
 from hookline.settings import PostgresSettings
 from sandbox import destination_api, hubspot
-from schemas.events import CloudEvent
 from tests.fakes.connector_harness import customer_event
+from tests.fakes.destination_changes import HUBSPOT_RATE_LIMITED, change_of
 
 E = TypeVar("E", bound=Exception)
-RATE_LIMITED = {
-    "status": "error",
-    "errorType": "RATE_LIMIT",
-    "policyName": "TEN_SECONDLY_ROLLING",
-    "message": "You have reached your ten_secondly_rolling limit.",
-}
 
 
 @dataclass
@@ -57,22 +50,6 @@ class Subject:
 
 
 Adapter = Callable[[DestinationContext], AbstractAsyncContextManager[Subject]]
-
-
-def change_of(destination: Destination, event: CloudEvent) -> Change:
-    """The change the runner would build from ``event`` (a full snapshot)."""
-    state = destination.state_for(event)
-    return Change(
-        entity_key=event.subject,
-        family=event.family,
-        entity_id=event.data.id,
-        state=state,
-        state_hash=state_hash(state),
-        version=event.data.updated_at,
-        source="shop",
-        event_id=event.id,
-        event_type=event.type,
-    )
 
 
 def customers(destination: Destination) -> Callable[[int], Change]:
@@ -125,7 +102,7 @@ async def hubspot_subject(context: DestinationContext) -> AsyncIterator[Subject]
             change=customers(destination),
             invalid_change=lambda: invalid_customer(destination),
             script_5xx=lambda: api.script(hubspot.Reply(503)),
-            script_429=lambda: api.script(hubspot.Reply(429, body=RATE_LIMITED)),
+            script_429=lambda: api.script(hubspot.Reply(429, body=HUBSPOT_RATE_LIMITED)),
             effective_writes=lambda change: api.writes(
                 "contacts", str(change.state["email"]), "email"
             ),

@@ -24,6 +24,8 @@ from schemas.dead_letter import MAX_MESSAGE_CHARS, DeadLetterContext, original_h
         ),
         ("bad config: api_key=sk_live_42 and token: t0k3n", "sk_live_42"),
         ("signature=deadbeef mismatch", "deadbeef"),
+        ('{"access_token":"at-1","refresh_token": "rt-2","expires_in":1800}', "rt-2"),
+        ('{"access_token":"at-1","refresh_token": "rt-2","expires_in":1800}', "at-1"),
     ],
 )
 def test_scrub_masks_credentials_in_error_text(text: str, secret: str) -> None:
