@@ -79,17 +79,18 @@ class FakeDestinationApi:
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> str:
+    async def start(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        """Listen on ``host:port`` (0: any free port); the base URL to call it at."""
         app = web.Application()
         app.router.add_put("/{family}/{entity}", self._put)
         app.router.add_patch("/{family}/{entity}", self._put)
         app.router.add_get("/_stats", self._stats)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        site = web.TCPSite(self._runner, host, port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"  # noqa: S104
         return self.base_url
 
     async def close(self) -> None:
@@ -185,10 +186,11 @@ class FakeDestinationApi:
         self.calls.append(Call(time.monotonic(), request.method, entity, key, status, replay))
 
 
-async def serve(port: int) -> None:
-    """Serve until cancelled (``python -m sandbox.destination_api PORT``: benchmarks)."""
+async def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Serve until cancelled: ``python -m sandbox.destination_api PORT [--host HOST]``
+    (``hookline run``, the Compose demo's ``demo-api``, benchmarks)."""
     api = FakeDestinationApi()
-    await api.start(port)
+    await api.start(port, host)
     try:
         await asyncio.Event().wait()
     finally:
@@ -196,6 +198,10 @@ async def serve(port: int) -> None:
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    asyncio.run(serve(int(sys.argv[1])))
+    parser = argparse.ArgumentParser(description="The demo's stand-in destination API.")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container.")
+    arguments = parser.parse_args()
+    asyncio.run(serve(arguments.port, arguments.host))

@@ -1,12 +1,24 @@
-"""docker-compose.yml cannot run here (no Docker engine): check it is consistent instead."""
+"""docker-compose.yml and the Dockerfile cannot run here (no Docker engine): check them
+statically instead. tests/integration/test_compose_commands.py runs the rendered commands."""
 
 from __future__ import annotations
 
+import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from hookline.settings import Settings
+from tests.compose_render import (
+    Service,
+    dockerfile_stages,
+    hookline_services,
+    interpolate,
+    load,
+    read_env_file,
+)
 from tests.conftest import ROOT
 
 
@@ -48,11 +60,10 @@ def _env_names_exist(prefix: str, names: list[str]) -> None:
 
 def test_hookline_env_names_are_real_settings() -> None:
     names: list[str] = []
-    for service in compose()["services"].values():
-        environment = service.get("environment") or {}
-        names += [n for n in environment if n.startswith("HOOKLINE_")]
+    for service in hookline_services(load()):
+        names += [n for n in service.environment if n.startswith("HOOKLINE_")]
     assert "HOOKLINE_KAFKA__BOOTSTRAP_SERVERS" in names
-    _env_names_exist("HOOKLINE_", names)
+    _env_names_exist("HOOKLINE_", [n for n in names if not n.startswith("HOOKLINE_SECRETS__")])
 
 
 def test_ports_match_the_settings_defaults() -> None:
@@ -62,3 +73,105 @@ def test_ports_match_the_settings_defaults() -> None:
     assert f"127.0.0.1:{kafka_port}:9092" in services["kafka"]["ports"]
     assert f"127.0.0.1:{settings.postgres.port}:5432" in services["postgres"]["ports"]
     assert f"{settings.ingress.port}:8080" in services["ingress"]["ports"]
+
+
+def services() -> dict[str, Service]:
+    return {s.name: s for s in hookline_services(load())}
+
+
+def test_compose_variables_are_interpolated_as_compose_does() -> None:
+    assert interpolate("${A:-x}|${B-y}|${C}|$$D", {"A": "", "B": ""}) == "x|||$D"
+    assert interpolate("${A:-x}", {"A": "set"}) == "set"
+
+
+def test_setup_waits_for_healthy_kafka_and_postgres_and_runs_before_every_service() -> None:
+    document = compose()
+    for name in ("kafka", "postgres"):
+        assert document["services"][name]["healthcheck"]["test"], name
+    rendered = services()
+    assert rendered["setup"].depends_on == {
+        "kafka": "service_healthy",
+        "postgres": "service_healthy",
+    }
+    assert rendered["setup"].command == ["hookline", "setup"]
+
+    def waits_for_setup(name: str) -> bool:
+        depends = rendered[name].depends_on
+        if depends.get("setup") == "service_completed_successfully":
+            return True
+        return any(waits_for_setup(d) for d in depends if d in rendered)
+
+    hookline_commands = [n for n, s in rendered.items() if s.command[:1] == ["hookline"]]
+    assert {"ingress", "processors", "connectors", "demo"} <= set(hookline_commands)
+    assert all(waits_for_setup(n) for n in hookline_commands if n != "setup")
+
+
+def test_every_long_running_service_has_a_health_check_on_its_listener() -> None:
+    rendered = services()
+    env = rendered["ingress"].environment
+    expected = {
+        "ingress": int(env["HOOKLINE_INGRESS__PORT"]),
+        "processors": int(env["HOOKLINE_PROCESSORS__WEB_PORT"]),
+        "connectors": int(env["HOOKLINE_CONNECTORS__METRICS_PORT"]),
+        "demo-api": 8090,
+    }
+    assert {name: rendered[name].health_port for name in expected} == expected
+    assert "8090" in rendered["demo-api"].command
+    assert rendered["demo"].depends_on == {"ingress": "service_healthy"}
+
+
+def test_one_env_file_configures_every_service_and_sets_every_secret_named() -> None:
+    document = compose()
+    [env_file] = {str(load()["services"][s.name]["env_file"]) for s in services().values()}
+    assert env_file == "./deploy/demo.env"
+    assert interpolate(document["services"]["postgres"]["env_file"], {}) == env_file
+    assert all(not s.get("environment") for s in document["services"].values() if "build" in s)
+    values = read_env_file(ROOT / env_file)
+    assert values["HOOKLINE_POSTGRES__PASSWORD"] == values["POSTGRES_PASSWORD"]
+    for path in mounted_config_files():
+        named = set(re.findall(r'"secret:([a-z0-9_]+)"', path.read_text()))
+        assert named, path
+        assert {f"HOOKLINE_SECRETS__{n.upper()}" for n in named} <= set(values), path
+
+
+def mounted_config_files() -> list[Path]:
+    sources = {source for s in services().values() for source, _ in s.volumes}
+    return [ROOT / s for s in sorted(sources) if s.startswith("./")]
+
+
+def test_services_reach_each_other_by_service_name_never_loopback() -> None:
+    rendered = services()
+    assert "http://ingress:8080" in rendered["demo"].command
+    connectors = tomllib.loads((ROOT / "deploy" / "connectors.toml").read_text())
+    destinations = [c["destination"] for c in connectors["connectors"].values()]
+    assert {d["base_url"] for d in destinations} == {"http://demo-api:8090"}
+    for service in rendered.values():
+        for value in service.environment.values():
+            assert "127.0.0.1" not in value
+            assert "localhost" not in value
+
+
+def test_the_image_installs_the_built_wheel_and_runs_as_a_non_root_user() -> None:
+    build, runtime = dockerfile_stages()
+    assert any(re.search(r"pip wheel .*--no-deps .*\.$", line) for line in build)
+    copied = {line.split()[1] for line in build if line.startswith("COPY ")}
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    assert packages <= copied, "the build stage misses a package of the wheel"
+
+    assert [line for line in runtime if line.startswith("COPY ")] == [
+        "COPY --from=build /wheels /wheels"
+    ]
+    assert any(re.search(r"pip install .*/wheels/\*\.whl", line) for line in runtime)
+    [user] = [line.split()[1] for line in runtime if line.startswith("USER ")]
+    uid = user.split(":")[0]
+    assert uid.isdigit()
+    assert int(uid) >= 1000
+    [workdir] = [line.split()[1] for line in runtime if line.startswith("WORKDIR ")]
+    assert any(f"useradd --system --uid {uid}" in line for line in runtime)
+    assert any(re.search(rf"chown -R {uid}:\d+ {workdir}$", line) for line in runtime)
+    data_dir = services()["processors"].environment["HOOKLINE_PROCESSORS__DATA_DIR"]
+    assert data_dir.startswith(workdir + "/")
+    assert any(target == workdir for _, target in services()["processors"].volumes)
