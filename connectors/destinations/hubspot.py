@@ -36,12 +36,10 @@ payments → deal stage.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from connectors.batching import MicroBatcher
@@ -55,10 +53,10 @@ from connectors.destinations.base import (
 from connectors.errors import (
     DeliveryError,
     PermanentError,
-    RateLimitHint,
     RetriableError,
 )
 from connectors.http import HttpClient, HttpResponse
+from connectors.hubspot_answers import Input, Upserted, batch_outcomes, vendor_error
 from connectors.oauth import OAuthGrant, OAuthTokens
 from hookline.logs import get_logger
 from schemas.currency import major_units
@@ -68,9 +66,6 @@ log = get_logger("hookline.connectors.hubspot")
 
 _SOURCE_PREFIX = "/hookline/"
 MAX_BATCH = 100  # HubSpot's maxItems for batch inputs
-TEN_SECONDLY_RETRY_SECONDS = 10.0
-DAILY_RETRY_SECONDS = 3600.0
-LOCKED_RETRY_SECONDS = 2.0
 
 
 class _Model(BaseModel):
@@ -146,24 +141,6 @@ class HubSpotConfig(DestinationConfig):
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Input:
-    object_type: str
-    id: str
-    id_property: str
-    properties: Mapping[str, str]
-    trace: str
-
-    def key(self) -> tuple[str, str]:
-        return (self.id_property, self.id.lower())
-
-
-@dataclass(frozen=True, slots=True)
-class _Upserted:
-    id: str  # HubSpot's record ID
-    rate_limit: RateLimitHint | None
-
-
 class _StaticToken:
     def __init__(self, token: SecretStr) -> None:
         self._token = token
@@ -182,11 +159,11 @@ class HubSpot:
         self._tokens: _StaticToken | OAuthTokens = tokens
         self._base = config.base_url.rstrip("/")
         self._batchers = {
-            kind: MicroBatcher[_Input, _Upserted](
+            kind: MicroBatcher[Input, Upserted](
                 partial(self._send_batch, kind),
                 max_size=config.batch_size,
                 window_seconds=config.batch_window_seconds,
-                key=_Input.key,
+                key=Input.key,
             )
             for kind in ("contacts", "companies", "deals")
         }
@@ -304,14 +281,14 @@ class HubSpot:
 
     async def _upsert(
         self, kind: str, id_value: str, properties: Mapping[str, str], key: str
-    ) -> _Upserted:
+    ) -> Upserted:
         by = self._config.contact_id_property if kind == "contacts" else None
         id_property = by or self._config.external_id_property
         return await self._batchers[kind].submit(
-            _Input(kind, id_value, id_property, properties, key)
+            Input(kind, id_value, id_property, properties, key)
         )
 
-    async def _send_batch(self, kind: str, inputs: list[_Input]) -> list[_Upserted | BaseException]:
+    async def _send_batch(self, kind: str, inputs: list[Input]) -> list[Upserted | BaseException]:
         body = {
             "inputs": [
                 {
@@ -334,9 +311,7 @@ class HubSpot:
             return first + await self._send_halves(kind, inputs[half:])
         return batch_outcomes(inputs, response)
 
-    async def _send_halves(
-        self, kind: str, inputs: list[_Input]
-    ) -> list[_Upserted | BaseException]:
+    async def _send_halves(self, kind: str, inputs: list[Input]) -> list[Upserted | BaseException]:
         try:
             return await self._send_batch(kind, inputs)
         except DeliveryError as error:
@@ -385,80 +360,6 @@ class HubSpot:
 def _properties(state: Mapping[str, Any]) -> dict[str, str]:
     """HubSpot's properties: strings; unknown (None) ones and our ``@`` hints left out."""
     return {k: str(v) for k, v in state.items() if v is not None and not k.startswith("@")}
-
-
-def batch_outcomes(inputs: list[_Input], response: HttpResponse) -> list[_Upserted | BaseException]:
-    """Each input's outcome in a 200/207 answer: its record, its error, or (neither
-    reported) a retriable error."""
-    body = response.json() or {}
-    found: dict[tuple[str, str], str] = {}
-    results = [r for r in body.get("results") or () if isinstance(r, dict)]
-    for item, result in zip(inputs, results, strict=False):
-        props = result.get("properties") or {}
-        value = str(props.get(item.id_property) or "")
-        if value:
-            found[(item.id_property, value.lower())] = str(result.get("id"))
-    if not found and len(results) == len(inputs):  # no properties echoed: in input order
-        found = {i.key(): str(r.get("id")) for i, r in zip(inputs, results, strict=True)}
-    failed = {}
-    for error in body.get("errors") or ():
-        for ident in (error.get("context") or {}).get("ids") or ():
-            failed[str(ident).lower()] = error
-    outcomes: list[_Upserted | BaseException] = []
-    for item in inputs:
-        if item.key() in found:
-            outcomes.append(_Upserted(found[item.key()], response.rate_limit))
-        elif item.id.lower() in failed:
-            error = failed[item.id.lower()]
-            outcomes.append(
-                PermanentError(
-                    _describe(error), status=response.status, body=orjson.dumps(error).decode()
-                )
-            )
-        else:
-            outcomes.append(RetriableError("hubspot reported no outcome for this input"))
-    return outcomes
-
-
-def vendor_error(error: DeliveryError) -> DeliveryError:
-    """The error with HubSpot's own words and timing: category and message, and the
-    documented waits of 429 (by policy), 423 and 477."""
-    body = _json_object(error.body)
-    message = f"HTTP {error.status} {_describe(body)}" if body else str(error)
-    if isinstance(error, PermanentError):
-        return PermanentError(
-            message, status=error.status, body=error.body, rate_limit=error.rate_limit
-        )
-    retry_after = error.retry_after if isinstance(error, RetriableError) else None
-    rate_limit = error.rate_limit
-    if error.status == 429:
-        policy = str(body.get("policyName") or "")
-        wait = DAILY_RETRY_SECONDS if policy == "DAILY" else TEN_SECONDLY_RETRY_SECONDS
-        retry_after = max(retry_after or 0.0, wait)
-        rate_limit = RateLimitHint(remaining=0, reset_seconds=retry_after, retry_after=retry_after)
-    elif error.status == 423:
-        retry_after = max(retry_after or 0.0, LOCKED_RETRY_SECONDS)
-    return RetriableError(
-        message,
-        retry_after=retry_after,
-        status=error.status,
-        body=error.body,
-        rate_limit=rate_limit,
-    )
-
-
-def _describe(error: Mapping[str, Any]) -> str:
-    parts = [str(error.get(k)) for k in ("category", "errorType", "policyName") if error.get(k)]
-    parts.append(str(error.get("message") or "no message"))
-    return " ".join(dict.fromkeys(parts))
-
-
-def _json_object(text: str | None) -> dict[str, Any]:
-    try:
-        value = orjson.loads(text or "")
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def create(config: HubSpotConfig, context: DestinationContext) -> HubSpot:
