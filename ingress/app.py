@@ -9,7 +9,8 @@ connecting (or after the previous response), the body ``body_timeout_seconds`` a
 head (else 408 and the connection is closed); a body refused or cut off is drained for at
 most aiohttp's lingering time (10 s) so the client can read the answer. The number of
 open connections is bounded in ``ingress.connections``. ``/healthz`` (alive),
-``/readyz`` (producer usable and Kafka reachable), ``/metrics`` (Prometheus).
+``/readyz`` (producer usable and Kafka reachable); nothing else: ``/metrics`` is served by
+:func:`create_metrics_app` on an internal listener, never on the public port.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ SETTINGS = web.AppKey("settings", Settings)
 SOURCES = web.AppKey("sources", dict[str, SourceConfig])
 METRICS = web.AppKey("metrics", IngressMetrics)
 PUBLISHER = web.AppKey("publisher", Publisher)
+METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _READ_CHUNK = 65536
@@ -218,16 +220,23 @@ def create_app(
     app[SETTINGS] = settings
     app[SOURCES] = dict(sources)
     app[METRICS] = IngressMetrics(registry)
+    app[METRICS_REGISTRY] = registry
     app[REQUEST_IDS] = RequestIds()
     app.router.add_post("/webhooks/{source}", receive_webhook)
     app.router.add_post("/webhooks/{source}/", receive_webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_handler(registry))
     for path in ("/webhooks/{source}", "/webhooks/{source}/"):
         app.router.add_route("*", path, method_not_allowed)
     app.router.add_route("*", "/{tail:.*}", not_found)
     app.cleanup_ctx.append(_kafka_producer)
+    return app
+
+
+def create_metrics_app(registry: CollectorRegistry) -> web.Application:
+    """The internal listener's app: ``GET /metrics`` (Prometheus text) and nothing else."""
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler(registry))
     return app
 
 

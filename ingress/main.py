@@ -14,19 +14,24 @@ from aiohttp import web
 
 from hookline.logs import configure_logging, get_logger
 from hookline.settings import IngressSettings, Settings
-from ingress.app import METRICS, create_app
+from ingress.app import METRICS, METRICS_REGISTRY, create_app, create_metrics_app
 from ingress.connections import ConnectionLimit
 from ingress.sources import load_sources
 
 
-def serve(settings: Settings) -> None:
-    """Serve in this process until SIGINT/SIGTERM; then stop accepting, flush, exit."""
+def serve(settings: Settings, worker: int = 0) -> None:
+    """Serve in this process until SIGINT/SIGTERM; then stop accepting, flush, exit.
+    ``worker`` (0 to N-1) picks this process's metrics port."""
     configure_logging(settings.log)
     sources = load_sources(settings.ingress.sources_file, settings.secrets)
     app = create_app(settings, sources)
     app.on_startup.append(_tune_garbage_collector)
     get_logger("hookline.ingress").info(
-        "ingress starting", port=settings.ingress.port, sources=sorted(sources), pid=os.getpid()
+        "ingress starting",
+        port=settings.ingress.port,
+        metrics_port=settings.ingress.metrics_port and settings.ingress.metrics_port + worker,
+        sources=sorted(sources),
+        pid=os.getpid(),
     )
     # SIGINT/SIGTERM raise GracefulExit (AppRunner's signal handlers); leaving the Runner
     # cancels _serve, whose cleanup stops accepting and drains in-flight requests.
@@ -34,10 +39,10 @@ def serve(settings: Settings) -> None:
         asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
         contextlib.suppress(web.GracefulExit, KeyboardInterrupt),
     ):
-        runner.run(_serve(app, settings.ingress))
+        runner.run(_serve(app, settings.ingress, worker))
 
 
-async def _serve(app: web.Application, settings: IngressSettings) -> None:
+async def _serve(app: web.Application, settings: IngressSettings, worker: int) -> None:
     """What ``web.run_app`` does, with the public port served through a ConnectionLimit:
     aiohttp's sites cannot wrap its protocol factory, asyncio's create_server can."""
     runner = web.AppRunner(
@@ -54,11 +59,28 @@ async def _serve(app: web.Application, settings: IngressSettings) -> None:
     server = await asyncio.get_running_loop().create_server(
         limit, settings.host, settings.port, reuse_port=settings.workers > 1
     )
+    metrics = await _serve_metrics(app, settings, worker)
     try:
         await asyncio.Event().wait()  # until cancelled on SIGINT/SIGTERM
     finally:
         server.close()
         await runner.cleanup()
+        if metrics is not None:
+            await metrics.cleanup()
+
+
+async def _serve_metrics(
+    app: web.Application, settings: IngressSettings, worker: int
+) -> web.AppRunner | None:
+    """``/metrics`` on the internal listener, one port per worker (``metrics_port + i``):
+    each worker process has its own registry, and SO_REUSEPORT would hand each scrape to
+    a random one."""
+    if settings.metrics_port == 0:
+        return None
+    runner = web.AppRunner(create_metrics_app(app[METRICS_REGISTRY]), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.metrics_host, settings.metrics_port + worker).start()
+    return runner
 
 
 def _protocol_factory(runner: web.AppRunner) -> web.Server:
@@ -85,7 +107,7 @@ def run(settings: Settings) -> None:
         return
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=serve, args=(settings,), name=f"ingress-{i}")
+        context.Process(target=serve, args=(settings, i), name=f"ingress-{i}")
         for i in range(settings.ingress.workers)
     ]
     for worker in workers:

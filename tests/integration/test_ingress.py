@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from hookline.logs import configure_logging
 from hookline.settings import LogSettings, Settings
 from hookline.topics import Topics
-from ingress.app import PUBLISHER, create_app
+from ingress.app import METRICS_REGISTRY, PUBLISHER, create_app, create_metrics_app
 from ingress.providers import REGISTRY
 from ingress.providers.github import GitHubConfig
 from schemas.raw import RawHeaders
@@ -48,6 +48,13 @@ def github_sources(limit: int | None = None) -> dict[str, GitHubConfig]:
 
 def signed(body: bytes, delivery: str, secret: str = SECRET) -> dict[str, str]:
     return REGISTRY["github"].sign(body, secret, time.time(), event="issues", delivery=delivery)
+
+
+async def scrape_metrics(client: TestClient) -> str:
+    """What the internal metrics listener of ``client``'s app serves."""
+    internal = create_metrics_app(client.app[METRICS_REGISTRY])
+    async with TestClient(TestServer(internal)) as scraper:
+        return await (await scraper.get("/metrics")).text()
 
 
 @pytest.fixture
@@ -190,7 +197,8 @@ async def test_health_readiness_and_metrics(client_for: MakeClient, topics: Topi
     assert (await client.get("/readyz")).status == 200
     await client.post("/webhooks/gh", data=BODY, headers=signed(BODY, "m-1"))
     await client.post("/webhooks/gh", data=BODY, headers=signed(BODY, "m-2", "bad"))
-    text = await (await client.get("/metrics")).text()
+    assert (await client.get("/metrics")).status == 404  # not on the public port
+    text = await scrape_metrics(client)
     assert 'hookline_ingress_requests_total{source="gh",status="200"} 1.0' in text
     assert (
         'hookline_ingress_verification_failures_total{reason="bad_signature",source="gh"} 1.0'
@@ -326,7 +334,7 @@ async def test_fatal_producer_error_fails_readiness_and_the_producer_is_replaced
     assert after.status == 200
     assert (await client.get("/readyz")).status == 200
     assert client.app[PUBLISHER].producer is not failed
-    text = await (await client.get("/metrics")).text()
+    text = await scrape_metrics(client)
     assert "hookline_ingress_producer_replacements_total 1.0" in text
     records = await asyncio.to_thread(consume, topics.raw_webhooks, 2)
     assert sorted(r.key() for r in records) == [b"gh:f-1", b"gh:f-2"]

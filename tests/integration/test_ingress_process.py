@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import orjson
+import pytest
 
 from hookline.settings import Settings
 from hookline.topics import Topics
@@ -22,16 +24,35 @@ from tests.integration.processor_worker import free_port
 SECRET = "process-test-secret"
 
 
+def free_ports_in_a_row(count: int) -> int:
+    """The first of ``count`` consecutive ports that are free now."""
+    for _ in range(100):
+        base = free_port()
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sockets.append(socket.socket())
+                sockets[-1].bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return int(base)
+    raise AssertionError(f"no {count} free ports in a row")
+
+
 def start_ingress(
     settings: Settings, tmp_path: Path, workers: int, extra_env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
     sources = tmp_path / "sources.toml"
     sources.write_text('[sources.gh]\nprovider = "github"\nsecrets = ["secret:gh_secret"]\n')
-    port = free_port()
+    port = free_ports_in_a_row(3)  # the webhook port; worker i's metrics on port + 1 + i
     env = {
         **os.environ,
         "HOOKLINE_SECRETS__GH_SECRET": SECRET,
         "HOOKLINE_INGRESS__PORT": str(port),
+        "HOOKLINE_INGRESS__METRICS_PORT": str(port + 1),
         "HOOKLINE_INGRESS__WORKERS": str(workers),
         "HOOKLINE_INGRESS__SOURCES_FILE": str(sources),
         "HOOKLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
@@ -56,6 +77,19 @@ def start_ingress(
     raise AssertionError(f"ingress did not become ready: {err.decode()[-2000:]}")
 
 
+def metric_value(port: int, sample: str) -> float:
+    """One sample from a metrics listener; 0 when it is absent or nothing listens yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except urllib.error.URLError:
+        return 0.0
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def post(port: int, delivery: str) -> int:
     body = orjson.dumps({"action": "opened", "d": delivery})
     headers = REGISTRY["github"].sign(body, SECRET, time.time(), event="issues", delivery=delivery)
@@ -75,10 +109,22 @@ def test_two_workers_share_the_port_and_stop_cleanly_on_sigterm(
     process, port = start_ingress(settings, tmp_path, workers=2)
     try:
         statuses = [post(port, f"w-{i}") for i in range(40)]
+        # Each worker counts what it answered, on an internal port of its own.
+        accepted = 0.0
+        deadline = time.monotonic() + 30  # a worker may still be starting
+        while accepted < 40 and time.monotonic() < deadline:
+            accepted = sum(
+                metric_value(p, 'hookline_ingress_requests_total{source="gh",status="200"}')
+                for p in (port + 1, port + 2)
+            )
+        public = urllib.request.Request(f"http://127.0.0.1:{port}/metrics")
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(public, timeout=5)
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     assert statuses == [200] * 40
+    assert accepted == 40
     assert process.returncode == 0
     stderr = err.decode()
     assert stderr.count("ingress starting") == 2  # two worker processes served
