@@ -118,6 +118,15 @@ class IngressSettings(BaseModel):
     body_timeout_seconds: float = Field(
         30.0, gt=0, description="Time a request has to send its whole body before a 408."
     )
+    metrics_host: str = Field(
+        "127.0.0.1", description="Interface of the internal /metrics listener (not public)."
+    )
+    metrics_port: int = Field(
+        6068,
+        ge=0,
+        description="Port of the internal /metrics listener; worker i of N serves on "
+        "metrics_port + i. 0: off. The public port serves only webhooks and health probes.",
+    )
     max_connections: int = Field(
         1000,
         ge=1,
