@@ -12,6 +12,8 @@ COPY connectors ./connectors
 COPY schemas ./schemas
 COPY sandbox ./sandbox
 COPY launcher ./launcher
+COPY pollers ./pollers
+COPY admin ./admin
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # Stage 2: the runtime holds the installed wheel, not the source tree.
