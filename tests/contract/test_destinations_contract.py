@@ -24,13 +24,14 @@ from connectors.destinations import REGISTRY
 from connectors.destinations.base import Change, Destination, DestinationContext
 from connectors.destinations.http_upsert import HttpUpsertConfig
 from connectors.destinations.hubspot import HubSpotConfig, PrivateAppAuth
+from connectors.destinations.shopify import ShopifyConfig
 from connectors.errors import PermanentError, RetriableError
 from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
 from hookline.db import create_pool
 from hookline.metrics import new_registry
 from hookline.settings import PostgresSettings
-from sandbox import destination_api, hubspot
+from sandbox import destination_api, hubspot, shopify
 from tests.fakes.connector_harness import customer_event
 from tests.fakes.destination_changes import HUBSPOT_RATE_LIMITED, change_of
 
@@ -111,9 +112,35 @@ async def hubspot_subject(context: DestinationContext) -> AsyncIterator[Subject]
         await api.close()
 
 
+@asynccontextmanager
+async def shopify_subject(context: DestinationContext) -> AsyncIterator[Subject]:
+    shop = shopify.FakeShopify()
+    await shop.start()
+    config = ShopifyConfig(base_url=shop.base_url, access_token=SecretStr(shopify.TOKEN))
+    destination = REGISTRY["shopify"].create(config, context)
+
+    def writes(change: Change) -> int:
+        customer = shop.store.customer_by_email(str(change.state["email"]))
+        return shop.store.writes[customer["id"]] if customer else 0
+
+    try:
+        yield Subject(
+            destination=destination,
+            change=customers(destination),
+            invalid_change=lambda: invalid_customer(destination),
+            script_5xx=lambda: shop.script_calls(destination_api.Reply(503)),
+            # Shopify's throttling: HTTP 200 with a THROTTLED error, the bucket nearly empty
+            script_429=lambda: shop.bucket.set_available(1),
+            effective_writes=writes,
+        )
+    finally:
+        await shop.close()
+
+
 ADAPTERS: dict[str, Adapter] = {
     "http_upsert": http_upsert_subject,
     "hubspot": hubspot_subject,
+    "shopify": shopify_subject,
 }
 
 
