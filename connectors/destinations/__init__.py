@@ -10,11 +10,12 @@ in this package is registered.
 
 from __future__ import annotations
 
-from connectors.destinations import http_upsert, hubspot, shopify
+from connectors.destinations import http_upsert, hubspot, shopify, warehouse
 from connectors.destinations.base import DestinationSpec
 
 REGISTRY: dict[str, DestinationSpec] = {
     http_upsert.SPEC.name: http_upsert.SPEC,
     hubspot.SPEC.name: hubspot.SPEC,
     shopify.SPEC.name: shopify.SPEC,
+    warehouse.SPEC.name: warehouse.SPEC,
 }

@@ -4,6 +4,10 @@ Every destination must: apply a change once per idempotency key (a repeat of the
 change with the same key is not a second effective write); answer a vendor validation
 error with a ``PermanentError`` carrying the vendor's words; answer a 5xx with a
 ``RetriableError``; answer a 429 with a ``RetriableError`` whose ``retry_after`` is set.
+A destination that keeps versions (``VERSIONED``) must also never let an older version
+of an entity overwrite a newer one. The HTTP scenarios run for every destination but
+those that make no HTTP calls (``NO_HTTP``: the PostgreSQL warehouse, whose "vendor" is a
+real database and whose validation error is PostgreSQL refusing a value).
 A destination registered without an adapter below fails
 ``test_every_registered_destination_has_a_contract_adapter``: add one (a factory that
 starts the destination's fake and knows how to script it).
@@ -16,6 +20,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
+import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
@@ -25,6 +30,7 @@ from connectors.destinations.base import Change, Destination, DestinationContext
 from connectors.destinations.http_upsert import HttpUpsertConfig
 from connectors.destinations.hubspot import HubSpotConfig, PrivateAppAuth
 from connectors.destinations.shopify import ShopifyConfig
+from connectors.destinations.warehouse import WarehouseConfig
 from connectors.errors import PermanentError, RetriableError
 from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
@@ -137,11 +143,61 @@ async def shopify_subject(context: DestinationContext) -> AsyncIterator[Subject]
         await shop.close()
 
 
+#: Counts the rows the warehouse writes (inserted or updated) per customer, in the test's
+#: database: a write the version guard skips fires no row trigger.
+_COUNT_WAREHOUSE_WRITES = """
+CREATE TABLE contract_writes (id text PRIMARY KEY, n integer NOT NULL);
+CREATE FUNCTION contract_count_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO contract_writes VALUES (NEW.id, 1)
+    ON CONFLICT (id) DO UPDATE SET n = contract_writes.n + 1;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER contract_count_writes AFTER INSERT OR UPDATE ON warehouse.customers
+FOR EACH ROW EXECUTE FUNCTION contract_count_write();
+"""
+
+
+def _no_http() -> None:
+    raise AssertionError("the warehouse makes no HTTP calls: it is in NO_HTTP")
+
+
+@asynccontextmanager
+async def warehouse_subject(context: DestinationContext) -> AsyncIterator[Subject]:
+    destination = REGISTRY["warehouse"].create(WarehouseConfig(), context)
+    async with context.pool.connection() as conn:
+        await conn.execute(_COUNT_WAREHOUSE_WRITES)
+
+    conninfo = context.pool.conninfo
+    assert isinstance(conninfo, str)
+
+    def writes(change: Change) -> int:
+        with psycopg.connect(conninfo) as db:
+            row = db.execute("SELECT n FROM contract_writes WHERE id = %s", (change.entity_id,))
+            found = row.fetchone()
+        return found[0] if found else 0
+
+    def invalid() -> Change:  # PostgreSQL refuses NUL in text
+        return change_of(destination, customer_event("99", 1, first_name="nul\x00"))
+
+    yield Subject(
+        destination=destination,
+        change=customers(destination),
+        invalid_change=invalid,
+        script_5xx=_no_http,
+        script_429=_no_http,
+        effective_writes=writes,
+    )
+
+
 ADAPTERS: dict[str, Adapter] = {
     "http_upsert": http_upsert_subject,
     "hubspot": hubspot_subject,
     "shopify": shopify_subject,
+    "warehouse": warehouse_subject,
 }
+NO_HTTP = {"warehouse"}
+VERSIONED = {"warehouse"}
 
 
 def test_every_registered_destination_has_a_contract_adapter() -> None:
@@ -160,7 +216,28 @@ async def pool(fresh_database: PostgresSettings) -> AsyncIterator[AsyncConnectio
 async def subject(
     request: pytest.FixtureRequest, pool: AsyncConnectionPool
 ) -> AsyncIterator[Subject]:
-    name: str = request.param
+    async with _open(request.param, pool) as subject:
+        yield subject
+
+
+@pytest.fixture(params=sorted(set(ADAPTERS) - NO_HTTP))
+async def http_subject(
+    request: pytest.FixtureRequest, pool: AsyncConnectionPool
+) -> AsyncIterator[Subject]:
+    async with _open(request.param, pool) as subject:
+        yield subject
+
+
+@pytest.fixture(params=sorted(VERSIONED))
+async def versioned_subject(
+    request: pytest.FixtureRequest, pool: AsyncConnectionPool
+) -> AsyncIterator[Subject]:
+    async with _open(request.param, pool) as subject:
+        yield subject
+
+
+@asynccontextmanager
+async def _open(name: str, pool: AsyncConnectionPool) -> AsyncIterator[Subject]:
     spec = REGISTRY[name]
     http = HttpClient(
         "contract",
@@ -197,7 +274,17 @@ async def test_a_vendor_validation_error_is_permanent_with_the_vendors_words(
     assert subject.effective_writes(change) == 0
 
 
-async def test_a_5xx_is_retriable_and_the_retry_applies(subject: Subject) -> None:
+async def test_an_older_version_never_overwrites_a_newer_one(versioned_subject: Subject) -> None:
+    subject = versioned_subject
+    newer = change_of(subject.destination, customer_event("7", 5, first_name="New"))
+    older = change_of(subject.destination, customer_event("7", 2, first_name="Old"))
+    await subject.destination.apply(newer, "key-new")
+    await subject.destination.apply(older, "key-old")  # arrived late, e.g. from a replay
+    assert subject.effective_writes(newer) == 1
+
+
+async def test_a_5xx_is_retriable_and_the_retry_applies(http_subject: Subject) -> None:
+    subject = http_subject
     change = subject.change(2)
     subject.script_5xx()
     await _raises(RetriableError, subject.destination.apply(change, "key-2"))
@@ -205,7 +292,8 @@ async def test_a_5xx_is_retriable_and_the_retry_applies(subject: Subject) -> Non
     assert subject.effective_writes(change) == 1
 
 
-async def test_a_429_is_retriable_with_a_retry_after(subject: Subject) -> None:
+async def test_a_429_is_retriable_with_a_retry_after(http_subject: Subject) -> None:
+    subject = http_subject
     change = subject.change(3)
     subject.script_429()
     error = await _raises(RetriableError, subject.destination.apply(change, "key-3"))
