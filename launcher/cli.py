@@ -162,19 +162,32 @@ def run(
     ] = True,
     demo_rate: Annotated[float, typer.Option(min=0.1, max=50, help="Demo requests/s.")] = 2.0,
     demo_api_port: Annotated[
-        int, typer.Option(min=0, help="Port of the stand-in destination API; 0: none.")
-    ] = 8090,
+        int, typer.Option(min=0, help="Port of the generic stand-in API; 0: none.")
+    ] = 0,
+    hubspot_port: Annotated[
+        int, typer.Option(min=0, help="Port of the stand-in HubSpot; 0: none.")
+    ] = 8091,
+    shopify_port: Annotated[
+        int, typer.Option(min=0, help="Port of the stand-in Shopify shop; 0: none.")
+    ] = 8092,
 ) -> None:
-    """Run the whole pipeline in the foreground; Ctrl-C stops it."""
+    """Run the whole pipeline in the foreground with the stand-ins its flows deliver to
+    (launcher/demo_config/connectors.toml); Ctrl-C stops it."""
     from launcher.demo_config import demo_environ
     from launcher.supervisor import supervise
 
     settings = Settings()
     me = [sys.executable, "-m", "launcher.cli"]
-    commands: dict[str, list[str]] = {}
-    if demo_api_port:
-        api = [sys.executable, "-m", "sandbox.destination_api", str(demo_api_port)]
-        commands["demo-api"] = api
+    stand_ins = {
+        "demo-api": ("sandbox.destination_api", demo_api_port),
+        "hubspot": ("sandbox.hubspot", hubspot_port),
+        "shopify": ("sandbox.shopify", shopify_port),
+    }
+    commands: dict[str, list[str]] = {
+        name: [sys.executable, "-m", module, str(port)]
+        for name, (module, port) in stand_ins.items()
+        if port
+    }
     commands |= {
         "ingress": [*me, "ingress"],
         "processors": [*me, "processors"],

@@ -1,9 +1,9 @@
 """The demo's configuration, packaged with the launcher (``launcher/demo_config/``).
 
-``hookline run`` and ``hookline demo`` use the packaged sources and connectors files for
-whatever the settings do not name explicitly, and the stand-in API's token when no
-``demo_api_token`` secret is set, so the demo runs from the installed wheel in any
-directory. Settings given explicitly always win.
+``hookline run`` and ``hookline demo`` use the packaged sources and connectors files (the
+four flows) for whatever the settings do not name explicitly, and the stand-ins' tokens
+(generic API, HubSpot, Shopify) when no ``demo_*_token`` secret is set, so the demo runs
+from the installed wheel in any directory. Settings given explicitly always win.
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ from importlib import resources
 from pathlib import Path
 
 from hookline.settings import Settings
-from sandbox.destination_api import TOKEN
+from sandbox import destination_api, hubspot, shopify
+
+#: secret name -> the stand-in's demo token (public by design, loopback only)
+DEMO_TOKENS = {
+    "demo_api_token": destination_api.TOKEN,
+    "demo_hubspot_token": hubspot.PRIVATE_TOKEN,
+    "demo_shopify_token": shopify.TOKEN,
+}
 
 
 def packaged(name: str) -> Path:
@@ -29,12 +36,13 @@ def demo_sources_file(settings: Settings) -> Path:
 
 
 def demo_environ(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
-    """``environ`` for the demo's processes: plus the packaged files and token where
+    """``environ`` for the demo's processes: plus the packaged files and tokens where
     ``settings`` names none."""
     env = dict(environ)
     env["HOOKLINE_INGRESS__SOURCES_FILE"] = str(demo_sources_file(settings))
     if "config_file" not in settings.connectors.model_fields_set:
         env["HOOKLINE_CONNECTORS__CONFIG_FILE"] = str(packaged("connectors.toml"))
-    if "demo_api_token" not in settings.secrets:
-        env["HOOKLINE_SECRETS__DEMO_API_TOKEN"] = TOKEN
+    for name, token in DEMO_TOKENS.items():
+        if name not in settings.secrets:
+            env[f"HOOKLINE_SECRETS__{name.upper()}"] = token
     return env

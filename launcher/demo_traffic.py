@@ -1,8 +1,11 @@
 """Sample webhook traffic for the local demo (``hookline demo``), signed like the real thing.
 
-Posts a steady, bounded trickle to the local ingress: Shopify orders and customers, Stripe
-payment intents, Telegram messages, GitHub pushes and WooCommerce orders, each signed with
-the demo source's secret through the provider module's own ``sign`` twin. To show the
+Posts a steady, bounded trickle to the local ingress, feeding the four flows of the demo's
+connectors (docs/connectors.md, "Flows"): Shopify orders (of the stand-in shop's orders
+1..``DEMO_SHOP_ORDERS``) and customers, Stripe payments and refunds naming those orders in
+``metadata.order_id`` (some naming none: unlinked), HubSpot contact property changes and
+Telegram messages; also GitHub pushes and WooCommerce orders. Each is signed with the demo
+source's secret through the provider module's own ``sign`` twin. To show the
 pipeline's guarantees it also sends, now and then:
 
 - a **redelivery** of an earlier event (same event ID): the processors drop it (dedupe);
@@ -31,6 +34,7 @@ import orjson
 from hookline.logs import get_logger
 from ingress.providers import REGISTRY
 from ingress.providers.base import SourceConfig
+from sandbox.shopify import DEMO_ORDERS
 
 log = get_logger("hookline.demo")
 READY_WAIT_SECONDS = 60.0
@@ -47,27 +51,45 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+DEMO_SHOP_ORDERS = min(40, DEMO_ORDERS)
+"""The demo's Shopify orders and Stripe payments name orders 1..N: orders that exist in the
+demo's stand-in shop (``python -m sandbox.shopify PORT``); few, so entities repeat."""
+DEMO_CUSTOMERS = 7
+HUBSPOT_PORTAL = 62515
+
+
+def _buyer(k: int) -> dict[str, object]:
+    return {
+        "id": 7_000_000 + k,
+        "email": f"buyer{k}@example.com",
+        "first_name": "Demo",
+        "last_name": f"Buyer {k}",
+    }
+
+
+def _shopify(body: dict[str, object], topic: str) -> DemoRequest:
+    headers = {"topic": topic, "event_id": str(uuid.uuid4()), "shop": "demo.myshopify.com"}
+    return DemoRequest("shopify", orjson.dumps(body), headers)
+
+
 def shopify_order(n: int, rng: random.Random) -> DemoRequest:
-    order_id = 5_000_000 + rng.randrange(40)  # few orders, many updates: entities repeat
+    """An order of the stand-in shop: few orders, many updates (entities repeat)."""
+    number = 1 + rng.randrange(DEMO_SHOP_ORDERS)
     total = rng.choice(["19.99", "49.00", "120.50", "7.25"])
+    buyer = _buyer(number % DEMO_CUSTOMERS)
     body = {
-        "id": order_id,
-        "name": f"#{order_id % 10000}",
-        "email": f"buyer{order_id % 7}@example.com",
+        "id": number,
+        "name": f"#{number}",
+        "email": buyer["email"],
         "created_at": "2026-11-20T10:00:00+01:00",
         "updated_at": _now_iso(),
         "currency": "EUR",
         "total_price": total,
         "subtotal_price": total,
         "total_tax": "0.00",
-        "financial_status": rng.choice(["pending", "paid"]),
+        "financial_status": "pending",
         "fulfillment_status": None,
-        "customer": {
-            "id": 7_000_000 + order_id % 7,
-            "email": f"buyer{order_id % 7}@example.com",
-            "first_name": "Demo",
-            "last_name": f"Buyer {order_id % 7}",
-        },
+        "customer": buyer,
         "line_items": [
             {
                 "id": n,
@@ -79,41 +101,98 @@ def shopify_order(n: int, rng: random.Random) -> DemoRequest:
             }
         ],
     }
-    topic = rng.choice(["orders/create", "orders/updated", "orders/paid"])
-    return DemoRequest(
-        "shopify",
-        orjson.dumps(body),
-        {"topic": topic, "event_id": str(uuid.uuid4()), "shop": "demo.myshopify.com"},
-    )
+    return _shopify(body, rng.choice(["orders/create", "orders/updated"]))
+
+
+def shopify_customer(n: int, rng: random.Random) -> DemoRequest:
+    """Flow 2: a customer created or updated in the shop (sometimes a new phone number)."""
+    k = rng.randrange(DEMO_CUSTOMERS)
+    body = {
+        **_buyer(k),
+        "phone": f"+4930555{rng.randrange(100):04d}",
+        "created_at": "2026-11-01T09:00:00+01:00",
+        "updated_at": _now_iso(),
+        "state": "enabled",
+        "default_address": {"company": f"Demo Company {k % 3}", "city": "Berlin"},
+    }
+    return _shopify(body, rng.choice(["customers/create", "customers/update"]))
 
 
 def stripe_payment(n: int, rng: random.Random) -> DemoRequest:
-    intent = f"pi_demo{rng.randrange(30):04d}"
-    status = rng.choice(["succeeded", "processing", "requires_payment_method"])
+    """Flow 1: a payment for a shop order (``metadata.order_id``), now and then one without
+    (unlinked), or a refund of a charge."""
+    number = 1 + rng.randrange(DEMO_SHOP_ORDERS)
+    metadata = {"order_id": str(number)} if rng.random() < 0.85 else {}
+    now = int(time.time())
+    if rng.random() < 0.2:
+        kind, obj = (
+            "charge.refunded",
+            {
+                "id": f"ch_demo{number:04d}",
+                "object": "charge",
+                "amount": 1999,
+                "amount_refunded": 1999,
+                "refunded": True,
+                "currency": "eur",
+                "status": "succeeded",
+                "created": now - 120,
+                "payment_intent": f"pi_demo{number:04d}",
+                "metadata": metadata,
+            },
+        )
+    else:
+        kind, obj = (
+            "payment_intent.succeeded",
+            {
+                "id": f"pi_demo{number:04d}",
+                "object": "payment_intent",
+                "amount": 1999,
+                "amount_received": 1999,
+                "currency": "eur",
+                "status": "succeeded",
+                "created": now - 60,
+                "customer": f"cus_demo{number % DEMO_CUSTOMERS}",
+                "description": f"Order #{number}",
+                "metadata": metadata,
+            },
+        )
     body = {
         "id": f"evt_demo{uuid.uuid4().hex[:20]}",
         "object": "event",
         "api_version": "2024-06-20",
-        "created": int(time.time()),
-        "type": f"payment_intent.{'succeeded' if status == 'succeeded' else 'processing'}",
+        "created": now,
+        "type": kind,
         "livemode": False,
         "pending_webhooks": 1,
         "request": {"id": None, "idempotency_key": None},
-        "data": {
-            "object": {
-                "id": intent,
-                "object": "payment_intent",
-                "amount": 1999 + n % 3,
-                "amount_received": 1999 if status == "succeeded" else 0,
-                "currency": "eur",
-                "status": status,
-                "created": int(time.time()) - 60,
-                "customer": f"cus_demo{rng.randrange(7)}",
-                "description": "Demo order",
-            }
-        },
+        "data": {"object": obj},
     }
     return DemoRequest("stripe", orjson.dumps(body), {})
+
+
+def hubspot_contact_change(n: int, rng: random.Random) -> DemoRequest:
+    """Flow 3: a contact edited in HubSpot; HubSpot sends one event per changed property
+    (here its email and first name), batched in one request."""
+    k = rng.randrange(DEMO_CUSTOMERS)
+    at = int(time.time() * 1000)
+    changes = {"email": f"buyer{k}@example.com", "firstname": rng.choice(["Ada", "Grace", "Demo"])}
+    body = [
+        {
+            "eventId": n * 10 + i,
+            "subscriptionId": 1,
+            "portalId": HUBSPOT_PORTAL,
+            "appId": 1,
+            "occurredAt": at,
+            "subscriptionType": "contact.propertyChange",
+            "attemptNumber": 0,
+            "objectId": 1001 + k,
+            "propertyName": name,
+            "propertyValue": value,
+            "changeSource": "CRM_UI",
+        }
+        for i, (name, value) in enumerate(changes.items())
+    ]
+    return DemoRequest("hubspot", orjson.dumps(body), {})
 
 
 def telegram_message(n: int, rng: random.Random) -> DemoRequest:
@@ -163,7 +242,10 @@ def woocommerce_order(n: int, rng: random.Random) -> DemoRequest:
 GENERATORS: tuple[Callable[[int, random.Random], DemoRequest], ...] = (
     shopify_order,
     shopify_order,
+    shopify_customer,
     stripe_payment,
+    stripe_payment,
+    hubspot_contact_change,
     telegram_message,
     github_push,
     woocommerce_order,
@@ -186,7 +268,10 @@ class DemoTraffic:
         request = self._rng.choice(GENERATORS)(n, self._rng)
         source = self._sources[request.source]
         secret = source.secrets[0].get_secret_value()
-        headers = REGISTRY[source.provider].sign(request.body, secret, time.time(), **request.extra)
+        extra = dict(request.extra)
+        if source.provider == "hubspot":  # HubSpot signs the URL it posted to
+            extra["url"] = f"{self._base_url}/webhooks/{request.source}"
+        headers = REGISTRY[source.provider].sign(request.body, secret, time.time(), **extra)
         if roll > 0.98:
             return "bad_signature", request, {**headers, **_tamper(headers)}
         self._sent.append((request, headers))

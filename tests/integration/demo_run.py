@@ -1,5 +1,6 @@
 """`hookline run` (the whole demo pipeline) as a subprocess, for end-to-end tests: its
-environment, waiting until the stand-in API received changes, and a Ctrl-C at the end."""
+environment, waiting until the connectors applied changes to the stand-ins and the
+warehouse, and a Ctrl-C at the end."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hookline.settings import PostgresSettings, Settings
+from sandbox import hubspot, shopify
 from tests.conftest import ROOT
 from tests.integration.processor_worker import free_port
 
 DEMO_CONFIG = ROOT / "launcher" / "demo_config"
-API_TOKEN = "test-token"
+#: the stand-ins' tokens, which `hookline run` configures: never to be seen in its output
+TOKENS = (hubspot.PRIVATE_TOKEN, shopify.TOKEN)
 
 
 def metric_total(port: int, name: str, **labels: str) -> float:
@@ -42,6 +45,7 @@ class DemoRun:
     accepted, records forwarded), then its exit status and output."""
 
     applied: float
+    applied_by: dict[str, float]  # connector -> changes applied
     accepted: float
     forwarded: float
     returncode: int
@@ -52,54 +56,73 @@ def demo_env(
     settings: Settings, database: PostgresSettings, tmp_path: Path, ports: dict[str, int]
 ) -> dict[str, str]:
     """The demo's environment with this test's topics, database, state and ports."""
-    connectors = (DEMO_CONFIG / "connectors.toml").read_text()
-    connectors = connectors.replace("127.0.0.1:8090", f"127.0.0.1:{ports['api']}")
-    (tmp_path / "connectors.toml").write_text(connectors)
+    (tmp_path / "connectors.toml").write_text(flows_config(ports["hubspot"], ports["shopify"]))
     return {
         **os.environ,
         "HOOKLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
         "HOOKLINE_KAFKA__DEFAULT_PARTITIONS": str(settings.kafka.default_partitions),
         "HOOKLINE_POSTGRES__DATABASE": database.database,
         "HOOKLINE_INGRESS__PORT": str(ports["ingress"]),
+        "HOOKLINE_INGRESS__METRICS_PORT": str(ports["ingress_metrics"]),
         "HOOKLINE_INGRESS__SOURCES_FILE": str(DEMO_CONFIG / "sources.toml"),
         "HOOKLINE_PROCESSORS__WEB_PORT": str(ports["processors"]),
         "HOOKLINE_PROCESSORS__DATA_DIR": str(tmp_path / "state"),
         "HOOKLINE_CONNECTORS__CONFIG_FILE": str(tmp_path / "connectors.toml"),
         "HOOKLINE_CONNECTORS__METRICS_PORT": str(ports["connectors"]),
-        "HOOKLINE_SECRETS__DEMO_API_TOKEN": API_TOKEN,
         "HOOKLINE_LOG__FORMAT": "json",
     }
 
 
+def flows_config(hubspot_port: int, shopify_port: int) -> str:
+    """The packaged flows config (launcher/demo_config/connectors.toml) with the stand-ins
+    on these ports."""
+    text = (DEMO_CONFIG / "connectors.toml").read_text()
+    text = text.replace("127.0.0.1:8091", f"127.0.0.1:{hubspot_port}")
+    return text.replace("127.0.0.1:8092", f"127.0.0.1:{shopify_port}")
+
+
+FLOW_CONNECTORS = ("shop", "crm", "warehouse")  # launcher/demo_config/connectors.toml
+SERVICES = ("ingress", "ingress_metrics", "processors", "connectors", "hubspot", "shopify")
+
+
 def free_ports() -> dict[str, int]:
-    return {name: free_port() for name in ("ingress", "processors", "connectors", "api")}
+    return {name: free_port() for name in SERVICES}
 
 
 def run_demo_until_applied(
     env: dict[str, str], ports: dict[str, int], log_path: Path, applied: int = 5
 ) -> DemoRun:
-    """Run `hookline run` until ``applied`` changes reached the stand-in API (at most two
-    minutes), then Ctrl-C it and wait for it to exit."""
+    """Run `hookline run` until the connectors applied ``applied`` changes, each of the
+    flows' connectors at least one (at most two minutes), then Ctrl-C it and wait."""
     argv = [sys.executable, "-m", "launcher.cli", "run", "--demo-rate", "10"]
-    argv += ["--demo-api-port", str(ports["api"])]
+    argv += ["--hubspot-port", str(ports["hubspot"]), "--shopify-port", str(ports["shopify"])]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
         deadline = time.monotonic() + 120
-        seen = 0.0
-        while time.monotonic() < deadline and seen < applied:
+        by: dict[str, float] = dict.fromkeys(FLOW_CONNECTORS, 0.0)
+        while time.monotonic() < deadline and (sum(by.values()) < applied or 0 in by.values()):
             assert process.poll() is None, log_path.read_text()[-3000:]
-            seen = metric_total(
-                ports["connectors"], "hookline_connector_deliveries_total", outcome="applied"
-            )
+            by = {
+                name: metric_total(
+                    ports["connectors"],
+                    "hookline_connector_deliveries_total",
+                    connector=name,
+                    outcome="applied",
+                )
+                for name in FLOW_CONNECTORS
+            }
             time.sleep(1)
-        accepted = metric_total(ports["ingress"], "hookline_ingress_requests_total", status="200")
+        accepted = metric_total(
+            ports["ingress_metrics"], "hookline_ingress_requests_total", status="200"
+        )
         forwarded = metric_total(
             ports["processors"], "hookline_processor_records_total", outcome="forwarded"
         )
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground group
         process.wait(timeout=60)
-    return DemoRun(seen, accepted, forwarded, process.returncode, log_path.read_text())
+    seen = sum(by.values())
+    return DemoRun(seen, by, accepted, forwarded, process.returncode, log_path.read_text())
