@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
+from connectors.alerts import TelegramAlertConfig, TelegramAlertSink, load_alerts
 from connectors.config import ConnectorConfig, load_connectors
 from connectors.errors import ConfigError
 from connectors.metrics import ConnectorMetrics
@@ -34,8 +35,13 @@ def select(
     return {n: c for n, c in configs.items() if not names or n in names}
 
 
-async def serve(settings: Settings, configs: Mapping[str, ConnectorConfig]) -> None:
-    """Run the connectors until SIGTERM/SIGINT."""
+async def serve(
+    settings: Settings,
+    configs: Mapping[str, ConnectorConfig],
+    alerts: TelegramAlertConfig | None = None,
+) -> None:
+    """Run the connectors until SIGTERM/SIGINT; alerts go to Telegram when ``alerts`` is
+    set, else to the log."""
     registry = new_registry()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -43,9 +49,13 @@ async def serve(settings: Settings, configs: Mapping[str, ConnectorConfig]) -> N
         loop.add_signal_handler(signum, stop.set)
     runner = await _metrics_site(settings, registry)
     log.info("connectors starting", connectors=sorted(configs))
+    secrets = [s.get_secret_value() for s in settings.secrets.values()]
+    sink = TelegramAlertSink(alerts, secrets) if alerts is not None else None
     try:
-        await run_connectors(settings, configs, ConnectorMetrics(registry), stop)
+        await run_connectors(settings, configs, ConnectorMetrics(registry), stop, sink)
     finally:
+        if sink is not None:
+            await sink.close()
         if runner is not None:
             await runner.cleanup()
 
@@ -72,4 +82,5 @@ def run(settings: Settings, only: Sequence[str] = ()) -> None:
     until SIGTERM/SIGINT."""
     configure_logging(settings.log)
     configs = load_connectors(settings.connectors.config_file, settings.secrets)
-    asyncio.run(serve(settings, select(configs, only)))
+    alerts = load_alerts(settings.connectors.config_file, settings.secrets)
+    asyncio.run(serve(settings, select(configs, only), alerts))
