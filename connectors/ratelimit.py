@@ -24,29 +24,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from connectors.config import RateLimitConfig
 from connectors.errors import RateLimitHint
-
-_ENSURE = """
-INSERT INTO rate_limit_buckets (bucket, tokens, capacity, refill_per_s)
-VALUES (%(bucket)s, %(capacity)s, %(capacity)s, %(refill)s)
-ON CONFLICT (bucket) DO UPDATE SET
-    capacity = excluded.capacity, refill_per_s = excluded.refill_per_s,
-    tokens = LEAST(rate_limit_buckets.tokens, excluded.capacity)
-"""
-# Refill for the time elapsed, take ``cost`` tokens, then apply an optional ceiling
-# (NULL: none; LEAST ignores NULLs). One statement: the row lock makes it atomic.
-_TAKE = """
-UPDATE rate_limit_buckets AS b
-SET (tokens, updated_at) = (
-    SELECT LEAST(
-               LEAST(b.capacity, b.tokens + b.refill_per_s
-                     * GREATEST(0, EXTRACT(EPOCH FROM (n.ts - b.updated_at)))::float8)
-               - %(cost)s,
-               %(ceiling)s::float8),
-           GREATEST(b.updated_at, n.ts)
-    FROM (SELECT clock_timestamp() AS ts) AS n)
-WHERE b.bucket = %(bucket)s
-RETURNING b.tokens, b.refill_per_s
-"""
+from hookline.rate_buckets import ENSURE as _ENSURE
+from hookline.rate_buckets import TAKE as _TAKE
 
 Sleep = Callable[[float], Awaitable[None]]
 

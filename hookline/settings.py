@@ -182,6 +182,22 @@ class ConnectorSettings(BaseModel):
     )
 
 
+class PollerSettings(BaseModel):
+    config_file: Path = Field(
+        Path("config/pollers.toml"), description="TOML file declaring the polled sources."
+    )
+    instance_id: str = Field(
+        "", description="This instance's name in the poll leases; empty: host name and PID."
+    )
+    backfill_reserve_share: float = Field(
+        0.5,
+        ge=0,
+        lt=1,
+        description="Share of a vendor's rate bucket a backfill leaves to live traffic: it "
+        "takes a token only while this share of the burst stays in the bucket.",
+    )
+
+
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Level.")
     format: Literal["json", "console"] = Field("json", description="Output format.")
@@ -203,6 +219,7 @@ class Settings(BaseSettings):
     processors: ProcessorSettings = Field(default_factory=ProcessorSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
+    pollers: PollerSettings = Field(default_factory=PollerSettings)
     secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
         description="Every secret the sources and connectors files name as 'secret:<name>' "

@@ -82,6 +82,27 @@ def connectors(
     run_connectors(settings, connector or ())
 
 
+@app.command("pollers")
+def pollers() -> None:
+    """Run the scheduled pollers of the pollers file (one instance polls each source)."""
+    from pollers.main import run as run_pollers
+
+    run_pollers(Settings())
+
+
+@app.command("backfill")
+def backfill(
+    poller: Annotated[str, typer.Argument(help="Poller name in the pollers file.")],
+    since: Annotated[datetime | None, typer.Option(help="Start here (default: all).")] = None,
+) -> None:
+    """Walk a source's history into the raw topic; resumable, idempotent, throttled."""
+    from pollers.main import backfill as run_backfill
+
+    moment = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+    progress = run_backfill(Settings(), poller, moment, lambda line: typer.echo(line, err=True))
+    typer.echo(f"backfill {poller}: {progress.seen} records read, {progress.emitted} emitted")
+
+
 @app.command("demo")
 def demo(
     url: Annotated[str, typer.Option(help="The ingress base URL.")] = "http://127.0.0.1:8080",

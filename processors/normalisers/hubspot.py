@@ -12,6 +12,7 @@ subscription type                          family       action
 contact.creation                           customer     created
 contact.propertyChange                     customer     updated
 contact.restore                            customer     updated
+contact.snapshot (a poller's read)         customer     updated (every property read)
 contact.deletion, contact.privacyDeletion  customer     deleted
 contact.merge, contact.associationChange   passthrough  received
 company.*, deal.*, any other               passthrough  received
@@ -43,6 +44,7 @@ _CONTACT_ACTIONS = {
     "restore": "updated",
     "deletion": "deleted",
     "privacyDeletion": "deleted",
+    "snapshot": "updated",  # a whole contact read by a poller (pollers/adapters/hubspot.py)
 }
 _OBJECT_TYPE_IDS = {"0-1": "contact", "0-2": "company", "0-3": "deal"}
 _TYPED_PROPERTIES = {
@@ -67,7 +69,7 @@ class HubSpotNormaliser(ProviderNormaliser):
             external = {"hubspot": object_id} if object_id else None
             payload = dict(body.data)
             return [passthrough(raw, payload, entity_id=key, external_ids=external, updated_at=at)]
-        fields = _changed_fields(body) if change == "propertyChange" else {}
+        fields = _FIELDS[change](body) if change in _FIELDS else {}
         contact = Customer.model_validate(
             {
                 "id": f"hubspot:{portal}:contact:{object_id}",
@@ -99,5 +101,19 @@ def _changed_fields(body: Obj) -> dict[str, object]:
         fields[_TYPED_PROPERTIES[name]] = text
     return fields
 
+
+def _snapshot_fields(body: Obj) -> dict[str, object]:
+    """A polled contact: every property read (``hs_*`` bookkeeping left out)."""
+    read = body.get("properties")
+    props = read if isinstance(read, dict) else {}
+    texts = {k: None if v in (None, "") else str(v) for k, v in props.items()}
+    fields: dict[str, object] = {
+        "properties": {k: v for k, v in texts.items() if not k.startswith("hs_")}
+    }
+    fields |= {typed: texts[name] for name, typed in _TYPED_PROPERTIES.items() if texts.get(name)}
+    return fields
+
+
+_FIELDS = {"propertyChange": _changed_fields, "snapshot": _snapshot_fields}
 
 NORMALISER = HubSpotNormaliser()

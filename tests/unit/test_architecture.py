@@ -9,7 +9,10 @@ import pytest
 
 from tests.conftest import ROOT
 
-OURS = {"hookline", "ingress", "processors", "connectors", "schemas", "sandbox", "launcher"}
+OURS = {
+    "hookline", "ingress", "processors", "connectors", "schemas", "sandbox", "launcher",
+    "pollers",
+}
 ALLOWED = {
     "sandbox": {"sandbox"},
     "schemas": {"schemas"},
@@ -17,6 +20,7 @@ ALLOWED = {
     "ingress": {"ingress", "hookline", "schemas"},
     "processors": {"processors", "hookline", "schemas"},
     "connectors": {"connectors", "hookline", "schemas"},
+    "pollers": {"pollers", "hookline", "schemas"},
 }
 # The composition root may import everything; nothing may import it.
 COMPOSITION_ROOT = "launcher"

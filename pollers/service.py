@@ -1,0 +1,193 @@
+"""The pollers' resources and their two uses: the scheduler and a backfill.
+
+:func:`open_service` builds, from the settings root, one PostgreSQL pool, one producer
+(idempotent, ``acks=all``) and the adapters of the configured pollers, and closes them.
+
+**Scheduling** (:meth:`PollerService.run_scheduled`): every instance runs one loop per
+configured poller; a loop polls only while it holds that poller's lease (a row in
+``poll_leases`` with an expiry, renewed before each page and while it waits), so one
+instance polls a source at a time. A holder that dies stops renewing: another instance
+takes the lease once it expired (within ``lease_seconds`` plus a third of it). Polls are
+``interval_seconds`` apart, spread by ±``jitter``.
+
+**Backfill** (:meth:`PollerService.backfill`): a walk of the whole history (or from a
+date) under its own cursor and lease (``{poller}#backfill``), sharing the state hashes of
+the source, so it emits only what neither the poller nor an earlier backfill emitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg_pool import AsyncConnectionPool
+
+from hookline.db import create_pool
+from hookline.kafka_clients import AsyncProducer, PublishError, producer_config
+from hookline.logs import get_logger
+from hookline.rate_buckets import SharedBucket, hold_back
+from hookline.settings import Settings
+from hookline.topics import Topics
+from pollers.adapters import REGISTRY
+from pollers.base import PollError, SourceAdapter
+from pollers.config import PollerConfig
+from pollers.emitter import Emitter
+from pollers.runner import OnPage, Progress, Walk, Walker, begin, poll_start
+from pollers.store import LeaseLost, PollStore
+
+log = get_logger("hookline.pollers")
+BACKFILL_SUFFIX = "#backfill"
+
+
+def default_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def jittered(seconds: float, jitter: float) -> float:
+    return seconds * (1 + random.uniform(-jitter, jitter))  # noqa: S311 - not security
+
+
+@dataclass
+class _Poller:
+    config: PollerConfig
+    adapter: SourceAdapter
+    bucket: SharedBucket | None
+
+
+class PollerService:
+    def __init__(
+        self,
+        settings: Settings,
+        pool: AsyncConnectionPool,
+        emitter: Emitter,
+        configs: dict[str, PollerConfig],
+        holder: str,
+    ) -> None:
+        self._settings = settings
+        self._pool = pool
+        self.store = PollStore(pool, holder)
+        self._emitter = emitter
+        self._pollers = {name: _poller(pool, config) for name, config in configs.items()}
+
+    async def prepare(self) -> None:
+        for poller in self._pollers.values():
+            limit = poller.config.rate_limit
+            if poller.bucket is not None and limit is not None:
+                await poller.bucket.create_if_missing(limit.requests_per_second, limit.burst)
+
+    async def close(self) -> None:
+        for poller in self._pollers.values():
+            await poller.adapter.close()
+
+    async def poll_once(self, name: str) -> Progress:
+        """One poll of ``name`` (resuming a walk cut short); the caller holds its lease."""
+        poller = self._pollers[name]
+        cursor = await self.store.cursor(name)
+        start = begin(cursor, poll_start(cursor, poller.config.overlap_seconds))
+        walker = self._walker(poller, spare=False)
+        return await walker.walk(self._walk(poller, name), start)
+
+    async def backfill(
+        self, name: str, since: datetime | None, on_page: OnPage | None = None
+    ) -> Progress:
+        """Walk ``name``'s history from ``since`` (None: all), resuming a backfill that was
+        interrupted (its stored position wins over ``since``). :class:`LeaseLost` when
+        another backfill of it runs."""
+        poller = self._pollers[name]
+        walk_name = name + BACKFILL_SUFFIX
+        if not await self.store.take_lease(walk_name, poller.config.lease_seconds):
+            raise LeaseLost(walk_name)
+        try:
+            start = begin(await self.store.cursor(walk_name), since)
+            walker = self._walker(poller, spare=True)
+            return await walker.walk(self._walk(poller, walk_name), start, on_page)
+        finally:
+            await self.store.release_lease(walk_name)
+
+    async def run_scheduled(self, stop: asyncio.Event) -> None:
+        """Poll every configured source on its schedule until ``stop`` is set."""
+        await asyncio.gather(*(self._schedule(name, stop) for name in self._pollers))
+
+    async def _schedule(self, name: str, stop: asyncio.Event) -> None:
+        config = self._pollers[name].config
+        renew_every = config.lease_seconds / 3
+        next_poll = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            held = await self.store.take_lease(name, config.lease_seconds)
+            if held and loop.time() >= next_poll:
+                await self._poll_logged(name)
+                next_poll = loop.time() + jittered(config.interval_seconds, config.jitter)
+            wait = min(renew_every, max(next_poll - loop.time(), 0.0)) if held else renew_every
+            await _sleep_or_stop(stop, jittered(wait, 0.1) if not held else wait)
+        await self.store.release_lease(name)
+
+    async def _poll_logged(self, name: str) -> None:
+        try:
+            progress = await self.poll_once(name)
+        except (PollError, PublishError, LeaseLost) as exc:
+            failure: Exception = exc
+        else:
+            log.info("poll done", poller=name, seen=progress.seen, emitted=progress.emitted)
+            return
+        log.error("poll failed", poller=name, error=type(failure).__name__, reason=str(failure))
+
+    def _walk(self, poller: _Poller, name: str) -> Walk:
+        config = poller.config
+        return Walk(name, config.name, config.source, poller.adapter, config.page_size,
+                    config.lease_seconds)  # fmt: skip
+
+    def _walker(self, poller: _Poller, *, spare: bool) -> Walker:
+        bucket = poller.bucket
+        reserve = self._settings.pollers.backfill_reserve_share
+        acquire: Callable[[], Awaitable[float]] = _no_wait
+        throttled: Callable[[], Awaitable[float]] = _no_wait
+        if bucket is not None:
+            acquire = (lambda: bucket.acquire_spare(reserve)) if spare else bucket.acquire
+
+            async def throttled() -> float:
+                await hold_back(self._pool, bucket.bucket, 1.0)
+                return 0.0
+
+        return Walker(self.store, self._emitter, acquire, throttled)
+
+
+def _poller(pool: AsyncConnectionPool, config: PollerConfig) -> _Poller:
+    bucket = SharedBucket(pool, config.rate_limit.bucket) if config.rate_limit else None
+    return _Poller(config, REGISTRY[config.api.type].build(config.api), bucket)
+
+
+async def _no_wait() -> float:
+    return 0.0
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=max(seconds, 0.0))
+
+
+@asynccontextmanager
+async def open_service(
+    settings: Settings, configs: dict[str, PollerConfig], holder: str | None = None
+) -> AsyncIterator[PollerService]:
+    """The service with its pool open and producer ready; closed on exit (the producer
+    flushed first)."""
+    pool = create_pool(settings.postgres, autocommit=True)
+    await pool.open()
+    producer = AsyncProducer(producer_config(settings.kafka, "pollers"))
+    emitter = Emitter(producer, Topics(settings.kafka.topic_prefix).raw_webhooks)
+    who = holder or settings.pollers.instance_id or default_holder()
+    service = PollerService(settings, pool, emitter, configs, who)
+    try:
+        await service.prepare()
+        yield service
+    finally:
+        await service.close()
+        await asyncio.get_running_loop().run_in_executor(None, producer.close, 10.0)
+        await pool.close()
