@@ -48,7 +48,7 @@ from pydantic import ValidationError
 from hookline.dead_letter import SourceRecord
 from hookline.kafka_clients import producer_config
 from hookline.replay_ledger import LedgerRow, ReplayLedger
-from hookline.replay_reader import ReplayError, read_to_captured_end
+from hookline.replay_reader import ReplayError, read_one, read_to_captured_end
 from hookline.settings import KafkaSettings
 from hookline.topics import Topics
 from schemas.dead_letter import DeadLetterContext, original_headers
@@ -61,6 +61,7 @@ __all__ = [
     "ReplayItem",
     "ReplayReport",
     "replay_dead_letters",
+    "replay_one",
     "replay_target",
 ]
 
@@ -258,6 +259,30 @@ def replay_dead_letters(
             if limit is not None and report.replayed >= limit:
                 break
     return report
+
+
+def replay_one(
+    kafka: KafkaSettings,
+    ledger_conninfo: str,
+    dlq_topic: str,
+    partition: int,
+    offset: int,
+    *,
+    requested_by: str,
+) -> ReplayItem | None:
+    """Replay the one dead letter at ``partition``:``offset`` of ``dlq_topic`` with the
+    same guarantees as :func:`replay_dead_letters` (ledger, lock, target); None when it
+    was replayed before. ``LookupError`` when no readable dead letter is there, else the
+    errors of :func:`replay_dead_letters`."""
+    target = replay_target(Topics(kafka.topic_prefix), dlq_topic)
+    with ReplayLedger.connect(ledger_conninfo) as ledger, ledger.hold(dlq_topic):
+        if ledger.replayed(dlq_topic, [(partition, offset)]):
+            return None
+        msg = read_one(kafka, dlq_topic, partition, offset)
+        letter = DeadLetter.from_message(msg) if msg is not None else None
+        if letter is None:
+            raise LookupError(f"no readable dead letter at {dlq_topic}:{partition}:{offset}")
+        return _Sender(kafka, ledger, target, requested_by).send([letter])[0]
 
 
 def _selected(

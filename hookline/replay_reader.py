@@ -84,3 +84,26 @@ def _drop_finished(consumer: Consumer, topic: str, pending: dict[int, tuple[int,
     for tp in positions:
         if tp.offset >= pending[tp.partition][1]:
             del pending[tp.partition]
+
+
+def read_one(kafka: KafkaSettings, topic: str, partition: int, offset: int) -> Message | None:
+    """The record at ``offset`` of ``topic``'s ``partition``, or None when there is none
+    (out of the retained range, or a compacted-away / marker offset)."""
+    group = f"{kafka.client_id}-replay-{uuid.uuid4().hex}"  # never joins, never commits
+    consumer = Consumer(consumer_config(kafka, group, "replay"))
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        if not low <= offset < high:
+            return None
+        consumer.assign([TopicPartition(topic, partition, offset)])
+        deadline = time.monotonic() + _STALL_SECONDS
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error():
+                raise ReplayError(f"reading {topic}: {msg.error()}")
+            return msg if msg.offset() == offset else None
+        raise ReplayError(f"reading {topic} made no progress")
+    finally:
+        consumer.close()

@@ -34,8 +34,23 @@ class KafkaSettings(BaseModel):
         "record before acks=all succeeds; production: 2 (with replication_factor 3).",
     )
     linger_ms: int = Field(2, ge=0, description="Producer batching delay.")
+    lag_interval_seconds: float = Field(
+        15.0,
+        ge=0,
+        description="How often the processors and connectors measure their consumer "
+        "groups' lag (hookline_consumer_lag_records); 0 = not measured.",
+    )
     delivery_timeout_ms: int = Field(
         30_000, ge=1000, description="How long the producer keeps retrying one record."
+    )
+    max_message_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=64 * 1024 * 1024,
+        description="Largest record (key + value + headers) any Hookline client produces or "
+        "must read; topics we create take it plus batch framing (max.message.bytes). "
+        "Every source's max_body_bytes plus 64 KiB must fit, else the ingress refuses to "
+        "start. 8 MiB is the most Confluent Cloud's Basic/Standard clusters allow.",
     )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT",
@@ -182,6 +197,42 @@ class ConnectorSettings(BaseModel):
     )
 
 
+class AdminSettings(BaseModel):
+    """The operators' admin REST API (``hookline admin``, docs/admin-api.md)."""
+
+    host: str = Field("127.0.0.1", description="Interface the admin API listens on.")
+    port: int = Field(8081, description="Port the admin API listens on.")
+    jwt_secret: SecretStr = Field(
+        SecretStr(""),
+        description="HMAC key signing the people's access tokens (HS256), at least 32 "
+        "bytes of randomness; the service refuses to start without it. Changing it signs "
+        "everyone out.",
+    )
+    access_token_seconds: int = Field(
+        900, ge=60, le=3600, description="Lifetime of an access token (JWT)."
+    )
+    refresh_token_seconds: int = Field(
+        7 * 24 * 3600, ge=3600, description="Lifetime of a refresh token (rotated on each use)."
+    )
+    index_dead_letters: bool = Field(
+        True,
+        description="Run the dead-letter indexer (a consumer of every dead-letter topic "
+        "of the prefix, writing the table the dead-letters routes read) in this process.",
+    )
+    indexer_group_id: str = Field(
+        "", description="Consumer group of the indexer; default {topic_prefix}-admin-indexer."
+    )
+    payload_max_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        description="Longest dead-letter payload kept in the index (longer ones are cut "
+        "and flagged; replay always reads the full record from Kafka).",
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="Largest request body accepted (else 413)."
+    )
+
+
 class PollerSettings(BaseModel):
     config_file: Path = Field(
         Path("config/pollers.toml"), description="TOML file declaring the polled sources."
@@ -203,6 +254,27 @@ class LogSettings(BaseModel):
     format: Literal["json", "console"] = Field("json", description="Output format.")
 
 
+class TracingSettings(BaseModel):
+    """W3C trace context always travels with a webhook (hookline/tracing.py); spans are
+    exported only when an OTLP endpoint is set (needs the optional ``tracing`` extra)."""
+
+    otlp_endpoint: str = Field(
+        "",
+        description="OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces; empty: spans "
+        "are not exported and the OpenTelemetry SDK is not even imported.",
+    )
+    sample_ratio: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of new traces exported; a continued trace follows its parent's "
+        "sampled flag. Only with otlp_endpoint.",
+    )
+    export_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest wait for the OTLP endpoint per export batch."
+    )
+
+
 class Settings(BaseSettings):
     """The root. Build it once in ``main()`` and pass it down."""
 
@@ -218,8 +290,10 @@ class Settings(BaseSettings):
     ingress: IngressSettings = Field(default_factory=IngressSettings)
     processors: ProcessorSettings = Field(default_factory=ProcessorSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
     pollers: PollerSettings = Field(default_factory=PollerSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
     secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
         description="Every secret the sources and connectors files name as 'secret:<name>' "

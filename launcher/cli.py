@@ -11,7 +11,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -57,6 +57,56 @@ def ingress() -> None:
     from ingress.main import run
 
     run(Settings())
+
+
+admin_app = typer.Typer(help="The operators' admin REST API (docs/admin-api.md).")
+app.add_typer(admin_app, name="admin")
+RoleOption = Annotated[str, typer.Option(help="viewer, operator or admin.")]
+
+
+@admin_app.callback(invoke_without_command=True)
+def admin(ctx: typer.Context) -> None:
+    """Run the admin REST API (and its dead-letter indexer) in the foreground."""
+    if ctx.invoked_subcommand is None:
+        from admin.main import run as run_admin
+
+        run_admin(Settings())
+
+
+def _role(role: str) -> Literal["viewer", "operator", "admin"]:
+    if role not in ("viewer", "operator", "admin"):
+        typer.echo("role must be viewer, operator or admin", err=True)
+        raise typer.Exit(2)
+    return role  # type: ignore[return-value]
+
+
+@admin_app.command("create-user")
+def admin_create_user(
+    username: Annotated[str, typer.Argument(help="The person's sign-in name.")],
+    role: RoleOption = "viewer",
+) -> None:
+    """Create a person who signs in to the admin API (password asked twice, hidden)."""
+    from admin.bootstrap import create_user
+
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 12:
+        typer.echo("the password needs at least 12 characters", err=True)
+        raise typer.Exit(2)
+    create_user(Settings().postgres.conninfo(), username, password, _role(role))
+    typer.echo(f"user {username} created ({role})")
+
+
+@admin_app.command("create-key")
+def admin_create_key(
+    name: Annotated[str, typer.Argument(help="What will use the key.")],
+    role: RoleOption = "viewer",
+    expires_days: Annotated[int | None, typer.Option(min=1, help="Expiry; none: never.")] = None,
+) -> None:
+    """Create an API key for a service; it is printed once, only its hash is kept."""
+    from admin.bootstrap import create_key
+
+    key = create_key(Settings().postgres.conninfo(), name, _role(role), expires_days)
+    typer.echo(key)
 
 
 @app.command("processors")

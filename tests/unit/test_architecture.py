@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 
 OURS = {
     "hookline", "ingress", "processors", "connectors", "schemas", "sandbox", "launcher",
-    "pollers",
+    "pollers", "admin",
 }
 ALLOWED = {
     "sandbox": {"sandbox"},
@@ -20,6 +20,7 @@ ALLOWED = {
     "ingress": {"ingress", "hookline", "schemas"},
     "processors": {"processors", "hookline", "schemas"},
     "connectors": {"connectors", "hookline", "schemas"},
+    "admin": {"admin", "hookline", "schemas"},
     "pollers": {"pollers", "hookline", "schemas"},
 }
 # The composition root may import everything; nothing may import it.

@@ -1,0 +1,4 @@
+from admin.main import run
+from hookline.settings import Settings
+
+run(Settings())

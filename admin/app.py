@@ -1,0 +1,148 @@
+"""The admin API application: ``create_app(settings)`` builds everything, nothing is
+built at import.
+
+Every answer, including 404, 405, 413 and 500, is the envelope of
+:mod:`admin.envelope`, carries ``X-Request-Id`` (the caller's, when it is a sane one, else
+a new one) and ``Hookline-API-Version``. A request may pin a version with the
+``Hookline-API-Version`` header; an unknown one is a 400 ``unsupported_api_version``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from admin import auth_routes
+from admin.auth import TokenSigner
+from admin.dead_letters import routes as dead_letter_routes
+from admin.dead_letters.indexer import DeadLetterIndexer
+from admin.envelope import API_VERSION, REQUEST_ID, REQUEST_ID_HEADER, VERSION_HEADER, error
+from admin.errors import ApiError, Problem
+from admin.openapi import build
+from admin.routing import Call, Reply, Route, register
+from admin.state import POOL, SETTINGS, SIGNER
+from hookline.db import create_pool
+from hookline.logs import get_logger
+from hookline.settings import Settings
+
+SUPPORTED_VERSIONS = frozenset({API_VERSION})
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "body_too_large",
+}
+OPENAPI = web.AppKey("openapi", dict)
+
+
+async def health(call: Call) -> Reply:
+    return Reply({"status": "ok"})
+
+
+class HealthStatus(BaseModel):
+    status: str = Field(description="ok")
+
+
+def all_routes() -> list[Route]:
+    meta = [
+        Route(
+            "GET",
+            "/api/v1/health",
+            "health",
+            health,
+            None,
+            HealthStatus,
+            "Liveness: the service answers.",
+            "meta",
+        ),
+    ]
+    return [*meta, *auth_routes.ROUTES, *dead_letter_routes.ROUTES]
+
+
+@web.middleware
+async def envelope_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    rid = incoming if _SANE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = rid
+    try:
+        _check_version(request)
+        response = await handler(request)
+    except ApiError as exc:
+        response = error(request, exc.status, exc.problems, dict(exc.headers))
+    except web.HTTPException as exc:
+        code = _CODES.get(exc.status, "http_error")
+        keep = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        response = error(request, exc.status, [Problem(code, exc.reason)], keep)
+    except Exception as exc:  # the boundary: a class name in the log, no traceback anywhere
+        get_logger("hookline.admin").error(
+            "request failed", error=type(exc).__name__, path=request.path, request_id=rid
+        )
+        response = error(request, 500, [Problem("internal_error", "internal error")])
+    response.headers[REQUEST_ID_HEADER] = rid
+    response.headers[VERSION_HEADER] = API_VERSION
+    return response
+
+
+def _check_version(request: web.Request) -> None:
+    version = request.headers.get(VERSION_HEADER)
+    if version is not None and version.strip() not in SUPPORTED_VERSIONS:
+        raise ApiError(
+            400,
+            "unsupported_api_version",
+            f"unsupported {VERSION_HEADER} {version[:20]!r}; supported: {API_VERSION}",
+            field=VERSION_HEADER,
+        )
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
+
+
+def create_app(settings: Settings, *, index_dead_letters: bool | None = None) -> web.Application:
+    """The admin application. ``index_dead_letters`` overrides the setting (tests)."""
+    app = web.Application(
+        middlewares=[envelope_middleware], client_max_size=settings.admin.max_body_bytes
+    )
+    app[SETTINGS] = settings
+    app[SIGNER] = TokenSigner(
+        settings.admin.jwt_secret.get_secret_value(), settings.admin.access_token_seconds
+    )
+    app[POOL] = create_pool(settings.postgres, autocommit=True)
+    routes = all_routes()
+    app[OPENAPI] = build(routes, "Hookline admin API", API_VERSION)
+    register(app, routes)
+    app.router.add_get("/api/v1/openapi.json", openapi_document)
+    app.cleanup_ctx.append(_pool)
+    indexing = (
+        settings.admin.index_dead_letters if index_dead_letters is None else index_dead_letters
+    )
+    if indexing:
+        app.cleanup_ctx.append(_indexer)
+    return app
+
+
+async def _pool(app: web.Application) -> AsyncIterator[None]:
+    await app[POOL].open()
+    yield
+    await app[POOL].close()
+
+
+async def _indexer(app: web.Application) -> AsyncIterator[None]:
+    stop = threading.Event()
+    task: asyncio.Task[Any] = asyncio.create_task(
+        asyncio.to_thread(DeadLetterIndexer(app[SETTINGS]).run, stop)
+    )
+    yield
+    stop.set()
+    await task

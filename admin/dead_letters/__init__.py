@@ -1,0 +1,1 @@
+"""Dead letters: indexed from Kafka into PostgreSQL, listed, read, replayed, discarded."""

@@ -1,0 +1,159 @@
+"""The dead-letter index in PostgreSQL: keyset pages, one row, marks.
+
+Pages are ordered by ``id`` (the order of indexing), newest first. A cursor names the
+edge row's id, so rows indexed while a client walks the pages land before its first
+page and never shift, skip or repeat what it has not seen yet. "Replayed" also counts
+rows the ``hookline replay`` command replayed (the ledger ``dead_letter_replays``).
+Every value reaches SQL as a parameter; only fixed fragments are concatenated.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from admin.dead_letters.cursor import Cursor, decode, encode, filters_digest
+from admin.dead_letters.models import DeadLetterQuery
+from admin.errors import ApiError
+
+_FROM = (
+    " FROM dead_letters d LEFT JOIN dead_letter_replays r ON r.dlq_topic = d.topic"
+    ' AND r.dlq_partition = d.partition AND r.dlq_offset = d."offset"'
+)
+_SUMMARY = (
+    'd.id AS seq, d.topic, d.partition, d."offset", d.connector, d.stage, d.component,'
+    " d.exception_class, d.exception_message, d.source, d.original_topic, d.failed_at,"
+    " d.indexed_at, coalesce(d.replayed_at, r.replayed_at) AS replayed_at, d.discarded_at,"
+    " d.record_key, d.payload_bytes"
+)
+_DETAIL = (
+    _SUMMARY + ", d.headers, d.payload, d.original_partition, d.original_offset, d.attempts,"
+    " d.http_status, coalesce(d.replayed_by, r.requested_by) AS replayed_by,"
+    " d.discarded_by, d.discard_reason"
+)
+_EQUALS = ("topic", "stage", "component", "connector", "exception_class", "source")
+_REPLAYED = "(d.replayed_at IS NOT NULL OR r.dlq_topic IS NOT NULL)"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def _where(query: DeadLetterQuery) -> tuple[list[str], dict[str, Any]]:
+    values = query.model_dump(exclude={"limit", "cursor"})
+    clauses = [f"d.{name} = %({name})s" for name in _EQUALS if values[name] is not None]
+    if query.failed_after is not None:
+        clauses.append("d.failed_at >= %(failed_after)s")
+    if query.failed_before is not None:
+        clauses.append("d.failed_at < %(failed_before)s")
+    if query.replayed is not None:
+        clauses.append(_REPLAYED if query.replayed else f"NOT {_REPLAYED}")
+    if query.discarded is not None:
+        clauses.append(f"d.discarded_at IS {'NOT ' if query.discarded else ''}NULL")
+    return clauses, values
+
+
+async def page(pool: AsyncConnectionPool, query: DeadLetterQuery) -> Page:
+    clauses, values = _where(query)
+    digest = filters_digest({k: str(v) for k, v in values.items() if v is not None})
+    cursor = decode(query.cursor, digest) if query.cursor else None
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"SELECT count(*) AS n{_FROM}{where}", values)
+        total = int((await cur.fetchone() or {"n": 0})["n"])
+        rows = await _rows(cur, clauses, values, cursor, query.limit)
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    if cursor is not None and cursor.direction == "prev":
+        rows.reverse()
+    return Page(rows, total, *_neighbours(rows, cursor, more, digest))
+
+
+async def _rows(
+    cur: Any, clauses: list[str], values: dict[str, Any], cursor: Cursor | None, limit: int
+) -> list[dict[str, Any]]:
+    backwards = cursor is not None and cursor.direction == "prev"
+    if cursor is not None:
+        clauses = [*clauses, "d.id > %(edge)s" if backwards else "d.id < %(edge)s"]
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    order = "ASC" if backwards else "DESC"
+    params = {**values, "edge": cursor.edge if cursor else None, "limit": limit + 1}
+    await cur.execute(
+        f"SELECT {_SUMMARY}{_FROM}{where} ORDER BY d.id {order} LIMIT %(limit)s", params
+    )
+    return list(await cur.fetchall())
+
+
+def _neighbours(
+    rows: list[dict[str, Any]], cursor: Cursor | None, more: bool, digest: str
+) -> tuple[str | None, str | None]:
+    if not rows:  # rows removed under the cursor: point back at where it stood
+        if cursor is None:
+            return None, None
+        if cursor.direction == "next":
+            return None, encode(Cursor("prev", cursor.edge - 1), digest)
+        return encode(Cursor("next", cursor.edge + 1), digest), None
+    first, last = rows[0]["seq"], rows[-1]["seq"]
+    forward = cursor is None or cursor.direction == "next"
+    has_next = more if forward else True
+    has_prev = (cursor is not None) if forward else more
+    return (
+        encode(Cursor("next", last), digest) if has_next else None,
+        encode(Cursor("prev", first), digest) if has_prev else None,
+    )
+
+
+def parse_id(text: str) -> tuple[str, int, int]:
+    topic, _, rest = text.partition(":")
+    partition, _, offset = rest.partition(":")
+    if not (topic and partition.isdigit() and offset.isdigit() and len(text) <= 300):
+        raise ApiError(404, "not_found", "dead letter not found (ids are topic:partition:offset)")
+    return topic, int(partition), int(offset)
+
+
+async def get(pool: AsyncConnectionPool, topic: str, partition: int, offset: int) -> Any:
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            f'SELECT {_DETAIL}{_FROM} WHERE d.topic = %s AND d.partition = %s AND d."offset" = %s',
+            (topic, partition, offset),
+        )
+        return await cur.fetchone()
+
+
+async def mark_replayed(pool: AsyncConnectionPool, position: tuple[str, int, int], by: str) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE dead_letters SET replayed_at = coalesce(replayed_at, now()),"
+            " replayed_by = coalesce(replayed_by, %s)"
+            ' WHERE topic = %s AND partition = %s AND "offset" = %s',
+            (by, *position),
+        )
+
+
+async def mark_discarded(
+    pool: AsyncConnectionPool, position: tuple[str, int, int], by: str, reason: str
+) -> bool:
+    """Discard an open dead letter; False when it was replayed or discarded meanwhile."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "UPDATE dead_letters d SET discarded_at = now(), discarded_by = %s,"
+            ' discard_reason = %s WHERE topic = %s AND partition = %s AND "offset" = %s'
+            " AND discarded_at IS NULL AND replayed_at IS NULL AND NOT EXISTS (SELECT 1"
+            " FROM dead_letter_replays r WHERE r.dlq_topic = d.topic"
+            ' AND r.dlq_partition = d.partition AND r.dlq_offset = d."offset")'
+            " RETURNING id",
+            (by, reason, *position),
+        )
+        return await cursor.fetchone() is not None
+
+
+def b64(raw: bytes | None) -> str | None:
+    return None if raw is None else base64.b64encode(raw).decode()
