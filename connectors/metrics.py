@@ -10,6 +10,8 @@ from enum import StrEnum
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from hookline.lag import LagMetrics
+
 
 class Outcome(StrEnum):
     """Every outcome a consumed record can have; each is durable before its commit."""
@@ -84,6 +86,14 @@ class ConnectorMetrics:
             ["connector", "outcome"],
             registry=registry,
         )
+        self.failed_batches_in_a_row = Gauge(
+            "hookline_connector_failed_batches_in_a_row",
+            "Batches (sync runs) that failed one after the other; 0 after any batch that "
+            "was not failed.",
+            ["connector"],
+            registry=registry,
+        )
+        self.lag = LagMetrics(registry)  # hookline_consumer_*: the groups' committed lag
         self.alerts = Counter(
             "hookline_connector_alerts_total",
             "Alerts raised by connector and kind, sent or suppressed by the rate limit.",

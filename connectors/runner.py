@@ -67,6 +67,7 @@ class ConnectorRunner:
         self._abandoned = False
         self._throttled = False  # every partition paused because the buffer is full
         self._failed_batches = 0
+        services.metrics.failed_batches_in_a_row.labels(self._name).set(0)
         self._next_lag = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.assigned = asyncio.Event()  # set once the group gave this instance partitions
@@ -234,6 +235,7 @@ class ConnectorRunner:
         outcome = batch_outcome(counts, error)
         self._s.metrics.batches.labels(self._name, outcome).inc()
         self._failed_batches = self._failed_batches + 1 if outcome == "failed" else 0
+        self._s.metrics.failed_batches_in_a_row.labels(self._name).set(self._failed_batches)
         run = BatchRun(
             sources=tuple(sorted({i.event.source for i in items if i.event is not None})),
             destination=self._s.config.destination.type,

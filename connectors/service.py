@@ -37,6 +37,7 @@ from hookline.kafka_clients import (
     ensure_topics,
     producer_config,
 )
+from hookline.lag import LagMonitor, watch_lag
 from hookline.logs import get_logger
 from hookline.settings import Settings
 from hookline.topics import Topics
@@ -205,3 +206,17 @@ async def run_connectors(
     async with asyncio.TaskGroup() as group:
         for config in configs.values():
             group.create_task(supervise(config, settings, metrics, alerter, stop))
+            if settings.kafka.lag_interval_seconds > 0:
+                group.create_task(_watch_lag(config, settings, metrics, stop))
+
+
+async def _watch_lag(
+    config: ConnectorConfig, settings: Settings, metrics: ConnectorMetrics, stop: asyncio.Event
+) -> None:
+    """The connector's group lag on its event topics (its retry topics hold records on
+    purpose), measured apart from the runner: also while it is paused or restarting."""
+    topics = Topics(settings.kafka.topic_prefix)
+    group = config.consumer_group(settings.kafka.topic_prefix)
+    events = [topics.events(f) for f in config.families]
+    monitor = LagMonitor(settings.kafka, group, events, metrics.lag)
+    await watch_lag(monitor, settings.kafka.lag_interval_seconds, stop)

@@ -6,8 +6,10 @@ import faust
 
 from hookline.kafka_clients import KafkaAuthenticationError, check_credentials
 from hookline.logs import configure_logging, get_logger
+from hookline.metrics import new_registry
 from hookline.settings import Settings
 from processors.app import create_app
+from processors.lag import export_lag
 
 
 def run(settings: Settings) -> None:
@@ -19,7 +21,9 @@ def run(settings: Settings) -> None:
     except KafkaAuthenticationError as exc:
         get_logger("hookline.processors").error("cannot start", error=str(exc))
         raise SystemExit(1) from None
-    app = create_app(settings)
+    registry = new_registry()
+    app = create_app(settings, registry=registry)
+    export_lag(app, settings, registry)
     worker = faust.Worker(app, loglevel=settings.log.level.lower(), redirect_stdouts=False)
     # faust's terminal spinner, at WARNING and above, sets the root logger to DEBUG so that
     # it can spin on every record: about 16% more CPU per record. We log, not spin.

@@ -19,3 +19,18 @@ ensure_services() {
     fi
   done
 }
+
+# promtool and the Prometheus server (Debian's `prometheus` package) for the alert-rule
+# tests and the test that scrapes a running pipeline: installed when missing as root,
+# else one line saying how.
+ensure_prometheus() {
+  if command -v promtool >/dev/null && command -v prometheus >/dev/null; then return 0; fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "[prometheus] promtool/prometheus missing: sudo apt-get install prometheus, then retry" >&2
+    return 1
+  fi
+  echo "[prometheus] installing Debian's prometheus package" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends prometheus >/dev/null
+}

@@ -7,6 +7,7 @@ cd "$ROOT"
 
 # shellcheck source=scripts/services-lib.sh
 source "$ROOT/scripts/services-lib.sh"
+ensure_prometheus
 ensure_services
 
 .venv/bin/pytest "$@"
