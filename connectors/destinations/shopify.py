@@ -6,7 +6,9 @@ metafields, inventory.
   IDs (``shopify:1``), a bare shop number from metadata and InventoryLevel IDs are turned
   into them here; a value that cannot be (another system's order) is not wanted.
 - **Mapping.** ``customer`` (with an email) → ``customerSet(identifier: {email}, input)``:
-  an upsert by email of email, first/last name and phone (omitted fields left alone).
+  an upsert by email of email, first/last name and phone (omitted fields left alone). A
+  partial customer (e.g. one HubSpot property change) is merged by the runner onto what was
+  applied for it before; while no email is known for it nothing is sent.
   ``payment`` linked to an order (its ``order_id``, or its metadata's
   ``payment_order_key``, e.g. ``metadata.order_id`` as the shops' Stripe integrations set
   it): ``succeeded`` → ``orderMarkAsPaid`` (while the order ``canMarkAsPaid``) and
@@ -143,7 +145,9 @@ class Shopify:
             return False
         data = event.data
         if isinstance(data, Customer):
-            return bool(data.email)
+            # A partial change (a CRM's one property) carries no email; the runner merges
+            # it onto this entity's state applied before, which may know the email.
+            return bool(data.email) or data.partial
         if isinstance(data, Payment):
             return self._wants_payment(data, event.subject)
         if isinstance(data, Order):
@@ -167,6 +171,9 @@ class Shopify:
     async def apply(self, change: Change, idempotency_key: str) -> Applied:
         state = change.state
         if change.family == "customer":
+            if not state.get("email"):  # kept as applied: pushed once its email is known
+                log.info("customer not pushed yet: no email known", entity=change.entity_key)
+                return Applied()
             variables = {"identifier": {"email": state["email"]}, "input": dict(state)}
             return Applied(rate_limit=(await self._call(_CUSTOMER_SET, variables))[1])
         if change.family == "payment":

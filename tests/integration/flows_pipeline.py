@@ -1,0 +1,271 @@
+"""The whole pipeline running the packaged flows config, for tests/integration/test_flows.py.
+
+Ingress, processors and connectors run as subprocesses (what ``hookline run`` starts) on a
+topic prefix and database of their own; the stand-in HubSpot and Shopify run in-process,
+on an event loop in a thread, so a test reads and edits their state directly (as a user
+editing the CRM or the shop would). Webhooks are signed with each provider module's
+``sign`` twin and the demo sources' secrets, and posted to the ingress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+from confluent_kafka import Consumer, TopicPartition
+from psycopg.rows import dict_row
+
+from hookline.kafka_clients import consumer_config
+from hookline.settings import Settings
+from ingress.providers import REGISTRY
+from ingress.sources import load_sources
+from processors.app import app_id
+from sandbox.hubspot import FakeHubSpot
+from sandbox.shopify import TOKEN as SHOP_TOKEN
+from sandbox.shopify import FakeShopify
+from tests.conftest import ROOT
+from tests.integration.demo_run import DEMO_CONFIG, flows_config
+from tests.integration.processor_worker import free_port
+
+T = TypeVar("T")
+WAIT_SECONDS = 120.0
+
+
+class Fakes:
+    """FakeHubSpot and FakeShopify served by a loop in a thread; ``call`` runs a function
+    on that loop, so reads and edits never race a request being answered."""
+
+    def __init__(self) -> None:
+        self.hubspot = FakeHubSpot()
+        self.shop = FakeShopify()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._await(self.hubspot.start())
+        self._await(self.shop.start())
+
+    def stop(self) -> None:
+        self._await(self.hubspot.close())
+        self._await(self.shop.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def call(self, function: Callable[[], T]) -> T:
+        async def run() -> T:
+            return function()
+
+        return self._await(run())
+
+    def _await(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+
+@dataclass
+class Pipeline:
+    """The running pipeline: post signed webhooks, wait until everything is delivered."""
+
+    settings: Settings
+    conninfo: str
+    fakes: Fakes
+    tmp: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def ingress_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['ingress']}"
+
+    def start(self) -> None:
+        self.ports = {n: free_port() for n in ("ingress", "metrics", "processors", "connectors")}
+        config = self.tmp / "connectors.toml"
+        hubspot_port = int(self.fakes.hubspot.base_url.rsplit(":", 1)[1])
+        shop_port = int(self.fakes.shop.base_url.rsplit(":", 1)[1])
+        config.write_text(flows_config(hubspot_port, shop_port))
+        env = {
+            **os.environ,
+            "HOOKLINE_KAFKA__TOPIC_PREFIX": self.settings.kafka.topic_prefix,
+            "HOOKLINE_KAFKA__DEFAULT_PARTITIONS": str(self.settings.kafka.default_partitions),
+            "HOOKLINE_POSTGRES__DATABASE": self.settings.postgres.database,
+            "HOOKLINE_INGRESS__PORT": str(self.ports["ingress"]),
+            "HOOKLINE_INGRESS__METRICS_PORT": str(self.ports["metrics"]),
+            "HOOKLINE_INGRESS__SOURCES_FILE": str(DEMO_CONFIG / "sources.toml"),
+            "HOOKLINE_PROCESSORS__WEB_PORT": str(self.ports["processors"]),
+            "HOOKLINE_PROCESSORS__DATA_DIR": str(self.tmp / "state"),
+            "HOOKLINE_CONNECTORS__CONFIG_FILE": str(config),
+            "HOOKLINE_CONNECTORS__METRICS_PORT": str(self.ports["connectors"]),
+            "HOOKLINE_SECRETS__DEMO_HUBSPOT_TOKEN": self.fakes.hubspot.private_token,
+            "HOOKLINE_SECRETS__DEMO_SHOPIFY_TOKEN": SHOP_TOKEN,
+            "HOOKLINE_LOG__FORMAT": "json",
+        }
+        me = [sys.executable, "-m", "launcher.cli"]
+        for name, argv in {
+            "ingress": [*me, "ingress"],
+            "processors": [sys.executable, "-m", "processors"],
+            "connectors": [*me, "connectors"],
+        }.items():
+            with (self.tmp / f"{name}.log").open("ab") as log:
+                self.processes[name] = subprocess.Popen(
+                    argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                )
+        self.wait_until(lambda: self._get(f"{self.ingress_url}/readyz") == 200, "ingress ready")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
+
+    # --- webhooks ----------------------------------------------------------------------
+
+    def sign(self, source: str, body: bytes, **extra: str) -> dict[str, str]:
+        """Headers the provider of ``source`` would send with ``body``, signed now."""
+        config = load_sources(DEMO_CONFIG / "sources.toml", {})[source]
+        if config.provider == "hubspot":
+            extra.setdefault("url", f"{self.ingress_url}/webhooks/{source}")
+        secret = config.secrets[0].get_secret_value()
+        return REGISTRY[config.provider].sign(body, secret, time.time(), **extra)
+
+    def post(self, source: str, body: bytes, headers: dict[str, str]) -> int:
+        request = urllib.request.Request(
+            f"{self.ingress_url}/webhooks/{source}", data=body, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    def send(self, source: str, body: bytes, **extra: str) -> tuple[bytes, dict[str, str]]:
+        """Sign and post; the ingress must accept it. Returns what was sent, for redelivery."""
+        headers = self.sign(source, body, **extra)
+        status = self.post(source, body, headers)
+        assert status == 200, f"{source} webhook answered {status}"
+        return body, headers
+
+    # --- waiting -------------------------------------------------------------------------
+
+    def wait_until(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not condition():
+            for name, process in self.processes.items():
+                assert process.poll() is None, f"{name} exited:\n{self.log_tail(name)}"
+            assert time.monotonic() < deadline, f"not reached: {what}\n{self.log_tail()}"
+            time.sleep(0.3)
+
+    def settle(self) -> None:
+        """Wait until every accepted webhook is processed and every change delivered: the
+        processors and every connector (retry topics included) have committed all they
+        read. Processors commit a record only after what it produced was acknowledged."""
+        self.wait_until(lambda: self._lag() == 0, "pipeline settled")
+
+    def duplicates(self) -> float:
+        """Raw records the processors dropped as redeliveries, so far."""
+        return self._metric(self.ports["processors"], "hookline_processor_records_total",
+                            'outcome="duplicate"')  # fmt: skip
+
+    def _lag(self) -> int:
+        prefix = self.settings.kafka.topic_prefix
+        wanted = {app_id(self.settings): {f"{prefix}.raw.webhooks"}}
+        flows = tomllib.loads((DEMO_CONFIG / "connectors.toml").read_text())["connectors"]
+        for name, table in flows.items():
+            events = {f"{prefix}.events.{family}" for family in table["families"]}
+            wanted[f"{prefix}.connector.{name}"] = events | {f"{prefix}.connector.{name}.retry"}
+        probe = Consumer(consumer_config(self.settings.kafka, "flows-lag", "lag"))
+        try:
+            topics = probe.list_topics(timeout=10).topics
+        finally:
+            probe.close()
+        total = 0
+        for group, names in wanted.items():
+            # the retry topic and its tiers (retry.5s, …): held retries are uncommitted
+            found = [t for t in topics if t in names or t.split(".retry.")[0] + ".retry" in names]
+            total += self._group_lag(group, [(t, len(topics[t].partitions)) for t in found])
+        return total
+
+    def _group_lag(self, group: str, topics: list[tuple[str, int]]) -> int:
+        if not topics:
+            return 0
+        probe = Consumer(consumer_config(self.settings.kafka, group, "lag-probe"))
+        try:
+            partitions = [TopicPartition(t, p) for t, count in topics for p in range(count)]
+            lag = 0
+            for tp in probe.committed(partitions, timeout=10):
+                high = probe.get_watermark_offsets(tp, timeout=10)[1]
+                lag += high - max(tp.offset, 0)
+            return lag
+        finally:
+            probe.close()
+
+    # --- state ---------------------------------------------------------------------------
+
+    def rows(self, query: str, *params: object) -> list[dict[str, Any]]:
+        with psycopg.connect(self.conninfo, row_factory=dict_row) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def deliveries(self, connector: str, outcome: str) -> float:
+        labels = f'connector="{connector}"'
+        return self._metric(self.ports["connectors"], "hookline_connector_deliveries_total",
+                            labels, f'outcome="{outcome}"')  # fmt: skip
+
+    def _metric(self, port: int, name: str, *labels: str) -> float:
+        try:
+            text = self._read(f"http://127.0.0.1:{port}/metrics")
+        except OSError:
+            return 0.0
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(label in line for label in labels):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def log_tail(self, name: str | None = None, lines: int = 40) -> str:
+        names = [name] if name else list(self.processes)
+        parts = []
+        for n in names:
+            path = self.tmp / f"{n}.log"
+            text = path.read_text(errors="replace") if path.exists() else ""
+            parts.append(f"--- {n}\n" + "\n".join(text.splitlines()[-lines:]))
+        return "\n".join(parts)
+
+    @staticmethod
+    def _read(url: str) -> str:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+
+    @staticmethod
+    def _get(url: str) -> int:
+        with suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+        return 0
+
+
+@contextmanager
+def running_pipeline(settings: Settings, conninfo: str, tmp: Path) -> Iterator[Pipeline]:
+    fakes = Fakes()
+    fakes.start()
+    pipeline = Pipeline(settings, conninfo, fakes, tmp)
+    try:
+        pipeline.start()
+        yield pipeline
+    finally:
+        pipeline.stop()
+        fakes.stop()

@@ -1,0 +1,364 @@
+"""The four flows of the packaged connectors config (launcher/demo_config/connectors.toml),
+end to end: signed webhooks into the ingress, real Kafka and PostgreSQL, processors and
+connectors as subprocesses, the stand-in HubSpot and Shopify's final state and the
+warehouse rows asserted. A redelivered webhook changes nothing anywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import orjson
+import psycopg
+import pytest
+
+from hookline.db import apply_migrations
+from hookline.kafka_clients import ensure_topics
+from hookline.settings import KafkaSettings, PostgresSettings, Settings
+from hookline.topics import Topics
+from tests.conftest import _delete_topics_with_prefix, unique
+from tests.integration.flows_pipeline import Pipeline, running_pipeline
+
+PORTAL = 62515
+EXTERNAL_ID = "hookline_external_id"
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    base_settings: Settings,
+    kafka_available: KafkaSettings,
+    postgres_available: PostgresSettings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Pipeline]:
+    """One pipeline for the module (its start is the slow part); each test its own IDs."""
+    prefix, database = unique(), unique("db")
+    kafka = kafka_available.model_copy(update={"topic_prefix": prefix, "default_partitions": 3})
+    postgres = postgres_available.model_copy(update={"database": database})
+    settings = base_settings.model_copy(update={"kafka": kafka, "postgres": postgres})
+    ensure_topics(kafka, Topics(prefix).core(3))
+    with psycopg.connect(postgres_available.conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    apply_migrations(postgres.conninfo())
+    try:
+        with running_pipeline(settings, postgres.conninfo(), tmp_path_factory.mktemp("flows")) as p:
+            yield p
+    finally:
+        _delete_topics_with_prefix(kafka, prefix)
+        with psycopg.connect(postgres_available.conninfo(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+# --- webhook bodies, as the providers send them ----------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def shopify_customer(pipeline: Pipeline, number: int, at: datetime, **fields: Any) -> bytes:
+    body = {
+        "id": number,
+        "email": f"c{number}@example.com",
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "phone": None,
+        "state": "enabled",
+        "created_at": _iso(T0),
+        "updated_at": _iso(at),
+        "default_address": {"company": f"Engines {number}", "city": "London"},
+    } | fields
+    sent = orjson.dumps(body)
+    pipeline.send("shopify", sent, topic="customers/update", event_id=f"cu-{number}-{at}")
+    return sent
+
+
+def shopify_order(pipeline: Pipeline, number: int, email: str) -> tuple[bytes, dict[str, str]]:
+    body = {
+        "id": number,
+        "name": f"#{number}",
+        "email": email,
+        "currency": "EUR",
+        "total_price": "49.00",
+        "subtotal_price": "49.00",
+        "total_tax": "0.00",
+        "financial_status": "pending",
+        "created_at": _iso(T0),
+        "updated_at": _iso(T0),
+        "line_items": [{"id": 1, "sku": "MUG", "title": "Mug", "quantity": 1, "price": "49.00"}],
+    }
+    return pipeline.send(
+        "shopify", orjson.dumps(body), topic="orders/create", event_id=f"order-{number}"
+    )
+
+
+def stripe_event(kind: str, obj: dict[str, Any]) -> bytes:
+    body = {
+        "id": f"evt_{obj['id']}_{kind}",
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": int(T0.timestamp()) + 600,
+        "type": kind,
+        "livemode": False,
+        "data": {"object": obj},
+    }
+    return orjson.dumps(body)
+
+
+def intent(pi: str, metadata: dict[str, str]) -> dict[str, Any]:
+    return {"id": pi, "object": "payment_intent", "amount": 4900, "amount_received": 4900,
+            "currency": "eur", "status": "succeeded", "created": int(T0.timestamp()),
+            "metadata": metadata}  # fmt: skip
+
+
+def hubspot_changes(pipeline: Pipeline, object_id: str, changes: dict[str, str], at: int) -> None:
+    """HubSpot's webhook for a contact edit: one event per changed property."""
+    events = [
+        {"eventId": at + i, "subscriptionId": 1, "portalId": PORTAL, "appId": 1,
+         "occurredAt": at, "subscriptionType": "contact.propertyChange", "attemptNumber": 0,
+         "objectId": int(object_id), "propertyName": name, "propertyValue": value,
+         "changeSource": "CRM_UI"}
+        for i, (name, value) in enumerate(changes.items())
+    ]  # fmt: skip
+    pipeline.send("hubspot", orjson.dumps(events))
+
+
+def snapshot(pipeline: Pipeline) -> tuple[int, int, int, list[Any]]:
+    """Everything a redelivery could change: both fakes' writes, and the warehouse."""
+    hubspot, shop = pipeline.fakes.hubspot, pipeline.fakes.shop
+    writes = pipeline.fakes.call(lambda: (hubspot.total_effective_writes, shop.store.total_writes))
+    rows = pipeline.rows(
+        "SELECT id, synced_at FROM warehouse.payments UNION ALL "
+        "SELECT id, synced_at FROM warehouse.orders UNION ALL "
+        "SELECT id, synced_at FROM warehouse.customers UNION ALL "
+        "SELECT id, synced_at FROM warehouse.messages ORDER BY 1"
+    )
+    calls = pipeline.fakes.call(lambda: len(hubspot.calls) + len(shop.calls))
+    return writes[0], writes[1], calls, rows
+
+
+def redeliver_changes_nothing(pipeline: Pipeline, source: str, body: bytes, **extra: str) -> None:
+    """The provider sends the same event again (signed anew): nothing changes anywhere."""
+    pipeline.settle()
+    before, dropped = snapshot(pipeline), pipeline.duplicates()
+    pipeline.send(source, body, **extra)
+    pipeline.wait_until(lambda: pipeline.duplicates() > dropped, "redelivery dropped")
+    pipeline.settle()
+    assert snapshot(pipeline) == before
+
+
+# --- the flows ---------------------------------------------------------------------------
+
+
+def test_flow1_stripe_payment_marks_the_shop_order_paid_wins_the_deal_and_lands_in_the_warehouse(
+    pipeline: Pipeline,
+) -> None:
+    shop, hubspot = pipeline.fakes.shop, pipeline.fakes.hubspot
+    order = pipeline.fakes.call(lambda: shop.store.seed_order(101))
+    shopify_order(pipeline, 101, "buyer101@example.com")
+    pipeline.settle()
+    paid = stripe_event("payment_intent.succeeded", intent("pi_flow1", {"order_id": "101"}))
+    pipeline.send("stripe", paid)
+    pipeline.settle()
+    deal = pipeline.fakes.call(lambda: hubspot.record("deals", "shopify:101", EXTERNAL_ID))
+    assert deal is not None
+    assert deal["dealstage"] == "closedwon"
+    unlinked = stripe_event("payment_intent.succeeded", intent("pi_flow1_nolink", {}))
+    pipeline.send("stripe", unlinked)
+    refund = stripe_event("charge.refunded", {
+        "id": "ch_flow1", "object": "charge", "amount": 4900, "amount_refunded": 4900,
+        "refunded": True, "currency": "eur", "status": "succeeded", "payment_intent": "pi_flow1",
+        "created": int(T0.timestamp()), "metadata": {"order_id": "101"}})  # fmt: skip
+    pipeline.send("stripe", refund)
+    pipeline.settle()
+
+    view = pipeline.fakes.call(lambda: dict(shop.store.orders_by_id[order]))
+    assert view["displayFinancialStatus"] == "PAID"
+    assert {"paid-via-stripe", "refunded-via-stripe"} <= set(view["tags"])
+    assert "Refunded 49.00 EUR (stripe:ch_flow1)" in (view["note"] or "")
+    deal = pipeline.fakes.call(lambda: hubspot.record("deals", "shopify:101", EXTERNAL_ID))
+    assert deal is not None
+    assert deal["dealstage"] == "closedlost"  # won by the payment, then lost by its refund
+    query = "SELECT id, status, amount_minor, metadata FROM warehouse.payments"
+    payments = {r["id"]: r for r in pipeline.rows(query)}
+    assert payments["stripe:pi_flow1"]["status"] == "succeeded"
+    assert payments["stripe:pi_flow1"]["metadata"] == {"order_id": "101"}
+    assert payments["stripe:pi_flow1_nolink"]["amount_minor"] == 4900  # unlinked, still stored
+    assert payments["stripe:ch_flow1"]["status"] == "refunded"
+    orders = pipeline.rows("SELECT total_minor FROM warehouse.orders WHERE id = 'shopify:101'")
+    assert orders == [{"total_minor": 4900}]
+    redeliver_changes_nothing(pipeline, "stripe", paid)
+
+
+def test_flow2_shopify_customer_becomes_a_hubspot_contact_with_company_and_a_warehouse_row(
+    pipeline: Pipeline,
+) -> None:
+    hubspot = pipeline.fakes.hubspot
+    body = shopify_customer(pipeline, 201, T0)
+    pipeline.settle()
+    contact = pipeline.fakes.call(lambda: hubspot.record("contacts", "c201@example.com", "email"))
+    assert contact is not None
+    assert (contact["firstname"], contact["lastname"], contact["company"]) == (
+        "Ada", "Lovelace", "Engines 201")  # fmt: skip
+    company = pipeline.fakes.call(
+        lambda: hubspot.store.find("companies", "company:engines 201", "hookline_external_id")
+    )
+    assert company is not None
+    found = pipeline.fakes.call(lambda: hubspot.store.find("contacts", "c201@example.com", "email"))
+    assert found is not None
+    edges = pipeline.fakes.call(lambda: set(hubspot.store.associations))
+    assert ("contacts", found.id, "companies", company.id) in edges
+    rows = pipeline.rows("SELECT email, company FROM warehouse.customers WHERE id = 'shopify:201'")
+    assert rows == [{"email": "c201@example.com", "company": "Engines 201"}]
+    redeliver_changes_nothing(
+        pipeline, "shopify", body, topic="customers/update", event_id=f"cu-201-{T0}"
+    )
+
+
+class Relay:
+    """Plays both vendors' webhooks: whenever a fake holds a customer different from what
+    it last announced, it posts the vendor's webhook for the change, as HubSpot and
+    Shopify do for every effective write (and only then)."""
+
+    def __init__(self, pipeline: Pipeline, number: int) -> None:
+        self.pipeline, self.number = pipeline, number
+        self.email = f"c{number}@example.com"
+        self.announced: dict[str, dict[str, str | None]] = {"hubspot": {}, "shopify": {}}
+        self.clock = 0
+
+    def contact(self) -> dict[str, str | None]:
+        hubspot = self.pipeline.fakes.hubspot
+        found = self.pipeline.fakes.call(
+            lambda: hubspot.store.find("contacts", self.email, "email")
+        )
+        assert found is not None
+        props = found.properties
+        return {"id": found.id, **{k: props.get(k) for k in ("email", "firstname", "lastname")}}
+
+    def customer(self) -> dict[str, str | None]:
+        shop = self.pipeline.fakes.shop
+        found = self.pipeline.fakes.call(lambda: shop.store.customer_by_email(self.email))
+        assert found is not None
+        return {k: found.get(k) for k in ("email", "firstName", "lastName")}
+
+    def round(self) -> int:
+        """Announce what changed on either side; settle; the webhooks sent."""
+        sent = 0
+        self.clock += 1
+        contact, customer = self.contact(), self.customer()
+        changed = {
+            k: v for k, v in contact.items() if k != "id" and self.announced["hubspot"].get(k) != v
+        }
+        if changed:
+            at = int((T0 + timedelta(minutes=self.clock)).timestamp() * 1000)
+            hubspot_changes(
+                self.pipeline, str(contact["id"]), {k: v or "" for k, v in changed.items()}, at
+            )
+            self.announced["hubspot"] = contact
+            sent += 1
+        if customer != self.announced["shopify"]:
+            at_time = T0 + timedelta(minutes=self.clock)
+            names = {"first_name": customer["firstName"], "last_name": customer["lastName"]}
+            shopify_customer(self.pipeline, self.number, at_time, **names)
+            self.announced["shopify"] = customer
+            sent += 1
+        self.pipeline.settle()
+        return sent
+
+    def until_quiet(self) -> int:
+        """Rounds until nobody has anything new to announce; the webhooks sent."""
+        total = 0
+        for _ in range(10):  # an echo loop would never stop: fail instead of spinning
+            sent = self.round()
+            if not sent:
+                return total
+            total += sent
+        raise AssertionError("the two systems keep echoing each other's changes")
+
+
+def edit_contact(pipeline: Pipeline, email: str, properties: dict[str, str]) -> None:
+    """A user edits the contact in HubSpot."""
+    store = pipeline.fakes.hubspot.store
+
+    def edit() -> None:
+        record = store.find("contacts", email, "email")
+        assert record is not None
+        store.write("contacts", record, properties)
+
+    pipeline.fakes.call(edit)
+
+
+def edit_customer(pipeline: Pipeline, email: str, values: dict[str, str]) -> None:
+    """A user edits the customer in the shop's admin."""
+    store = pipeline.fakes.shop.store
+
+    def edit() -> None:
+        found = store.customer_by_email(email)
+        assert found is not None
+        store._changed(found, values)
+
+    pipeline.fakes.call(edit)
+
+
+def test_flow3_hubspot_and_shopify_customers_sync_both_ways_without_an_echo_loop(
+    pipeline: Pipeline,
+) -> None:
+    hubspot, shop = pipeline.fakes.hubspot, pipeline.fakes.shop
+    email = "c301@example.com"
+    pipeline.fakes.call(lambda: shop.store.customerSet(
+        cast(Any, None), input={"email": email, "firstName": "Ada", "lastName": "Lovelace"},
+        identifier={"email": email}))  # fmt: skip  # the shop's own customer
+    relay = Relay(pipeline, 301)
+    relay.announced["shopify"] = relay.customer()
+    shopify_customer(pipeline, 301, T0)  # flow 2 creates the contact
+    pipeline.settle()
+    relay.until_quiet()  # HubSpot announces the contact it created: nothing new for the shop
+
+    def counts() -> tuple[int, int]:
+        sets = sum("customerSet" in c.fields for c in shop.calls)
+        upserts = sum(c.path.endswith("/contacts/batch/upsert") for c in hubspot.calls)
+        return sets, upserts
+
+    before = pipeline.fakes.call(counts)
+    webhooks = []
+    for i in range(6):  # alternating edits: HubSpot's first name, the shop's last name
+        if i % 2 == 0:
+            edit_contact(pipeline, email, {"firstname": f"H{i}"})
+        else:
+            edit_customer(pipeline, email, {"lastName": f"S{i}"})
+        webhooks.append(relay.until_quiet())
+        assert relay.contact()["firstname"] == relay.customer()["firstName"]
+        assert relay.contact()["lastname"] == relay.customer()["lastName"]
+    after = pipeline.fakes.call(counts)
+    # each edit: its own webhook and one echo from the other side, then silence
+    assert webhooks == [2] * 6
+    # each edit: one customerSet and one contact upsert (the echo's: no effective write)
+    assert (after[0] - before[0], after[1] - before[1]) == (6, 6)
+    assert (relay.contact()["firstname"], relay.customer()["lastName"]) == ("H4", "S5")
+    row = pipeline.rows(
+        "SELECT first_name, last_name FROM warehouse.customers WHERE id = 'shopify:301'"
+    )
+    assert row == [{"first_name": "H4", "last_name": "S5"}]
+
+
+def test_flow4_telegram_message_lands_in_the_warehouse_messages_table(pipeline: Pipeline) -> None:
+    update = {
+        "update_id": 904_001,
+        "message": {
+            "message_id": 77, "date": int(T0.timestamp()), "text": "Where is my order #101?",
+            "chat": {"id": 4242, "type": "private", "first_name": "Ada"},
+            "from": {"id": 4242, "is_bot": False, "first_name": "Ada", "username": "ada"},
+        },
+    }  # fmt: skip
+    body = orjson.dumps(update)
+    pipeline.send("telegram", body)
+    pipeline.settle()
+    rows = pipeline.rows(
+        "SELECT chat_id, sender_username, text FROM warehouse.messages"
+        " WHERE id = 'telegram:4242:77'"
+    )
+    assert rows == [
+        {"chat_id": "4242", "sender_username": "ada", "text": "Where is my order #101?"}
+    ]
+    redeliver_changes_nothing(pipeline, "telegram", body)
