@@ -79,5 +79,6 @@ def test_unknown_families_and_fields_are_refused() -> None:
     "path", [Path("config/connectors.toml"), Path("launcher/demo_config/connectors.toml")]
 )
 def test_the_shipped_connectors_files_are_valid(path: Path) -> None:
-    secrets = {"crm_token": SecretStr("x"), "demo_api_token": SecretStr("x")}
+    names = ("crm_token", "demo_api_token", "demo_hubspot_token", "demo_shopify_token")
+    secrets = {name: SecretStr("x") for name in names}
     assert load_connectors(ROOT / path, secrets)
