@@ -4,8 +4,11 @@ This is the contract of the normalised topics ``{prefix}.events.{family}``:
 
 - **key**: ``subject``, i.e. ``{family}:{entity id}``; one entity's events keep their order.
 - **value**: :class:`CloudEvent` as JSON.
-- ``id`` is deterministic (:func:`canonical_event_id`), so a replayed or redelivered raw
-  event yields the same ``id``: consumers dedupe on it.
+- ``id`` is deterministic, so a replayed or redelivered raw event yields the same ``id``:
+  consumers dedupe on it. A full snapshot that carries the entity's own version yields
+  :func:`snapshot_event_id` of (source, subject, type, version), so a webhook and a poll
+  of the same state share it; every other event :func:`canonical_event_id` of (source,
+  provider event ID, subject).
 - ``data`` is a snapshot of one entity (:data:`Entity`, discriminated on ``kind``), never
   a diff: full, or flagged ``partial`` when the origin sent only some fields. Money is
   integer minor units plus an ISO 4217 currency; every timestamp is timezone-aware;
@@ -17,7 +20,7 @@ This is the contract of the normalised topics ``{prefix}.events.{family}``:
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -29,6 +32,16 @@ _NAMESPACE = uuid.UUID("5f0c8e3a-2b1d-4c6e-9a7f-3d2e1b0c9a8f")  # fixed forever:
 def canonical_event_id(source: str, provider_event_id: str, subject: str) -> str:
     """The CloudEvents ``id``: equal inputs, equal id, in every process and release."""
     return str(uuid.uuid5(_NAMESPACE, f"{source}\x1f{provider_event_id}\x1f{subject}"))
+
+
+def snapshot_event_id(source: str, subject: str, event_type: str, version: datetime) -> str:
+    """The ``id`` of a full, versioned snapshot: equal for every delivery of one entity
+    state under one ``type``, whichever path (webhook, poll) brought it. ``version`` is
+    compared as a UTC instant, so offsets and ``Z`` spell one version. The ``snapshot``
+    marker keeps these ids apart from :func:`canonical_event_id`'s."""
+    stamp = version.astimezone(UTC).isoformat()
+    name = f"snapshot\x1f{source}\x1f{subject}\x1f{event_type}\x1f{stamp}"
+    return str(uuid.uuid5(_NAMESPACE, name))
 
 
 class _Model(BaseModel):
@@ -242,7 +255,10 @@ class CloudEvent(_Model):
     """One canonical event on a normalised topic."""
 
     specversion: Literal["1.0"] = "1.0"
-    id: str = Field(description="Deterministic: canonical_event_id(source, provider id, subject).")
+    id: str = Field(
+        description="Deterministic: snapshot_event_id(source, subject, type, version) for a "
+        "full versioned snapshot, else canonical_event_id(source, provider id, subject)."
+    )
     source: str = Field(description="'/hookline/{source name}', the configured webhook source.")
     type: str = Field(
         description="'dev.hookline.{family}.{action}', e.g. dev.hookline.order.updated."
@@ -271,12 +287,20 @@ class CloudEvent(_Model):
         action: str,
         time: datetime,
         data: Order | Customer | Payment | Product | Message | Passthrough,
+        versioned: bool = False,
     ) -> CloudEvent:
+        """``versioned``: ``data.updated_at`` is the entity's own version at its origin
+        (not an event or receipt time); a full snapshot then gets :func:`snapshot_event_id`."""
         subject = f"{data.kind}:{data.id}"
+        event_type = f"dev.hookline.{data.kind}.{action}"
+        if versioned and not data.partial and data.kind != "passthrough":
+            event_id = snapshot_event_id(source, subject, event_type, data.updated_at)
+        else:
+            event_id = canonical_event_id(source, provider_event_id, subject)
         return cls(
-            id=canonical_event_id(source, provider_event_id, subject),
+            id=event_id,
             source=f"/hookline/{source}",
-            type=f"dev.hookline.{data.kind}.{action}",
+            type=event_type,
             subject=subject,
             time=time,
             dataschema=f"urn:hookline:schema:{SCHEMA_VERSION}:{data.kind}",

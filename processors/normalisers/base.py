@@ -2,8 +2,10 @@
 
 A normaliser is a pure function of a :class:`RawEvent` (a raw topic record's headers and
 body): no I/O, no clock, no state. Equal records give equal CloudEvents, ``id`` included
-(:func:`schemas.events.canonical_event_id` of source, provider event ID and subject), so a
-replayed raw record is deduped downstream on ``id``.
+(:func:`schemas.events.canonical_event_id` of source, provider event ID and subject; for a
+full snapshot the module marks ``versioned``, :func:`schemas.events.snapshot_event_id` of
+source, subject, type and ``updated_at``), so a replayed raw record is deduped downstream
+on ``id``, and a webhook and a poll of the same entity state share it.
 
 Errors of the normalise layer::
 
@@ -108,9 +110,11 @@ def _describe(exc: ValidationError) -> str:
     return f"{exc.title}.{where}: {first['msg']}{more}"
 
 
-def event(raw: RawEvent, action: str, data: EntityModel) -> CloudEvent:
+def event(raw: RawEvent, action: str, data: EntityModel, *, versioned: bool = False) -> CloudEvent:
     """The CloudEvent for ``data``. Its ``time`` is ``data.updated_at``: every module takes
-    that from the provider's event time when the body has one."""
+    that from the provider's event time when the body has one. ``versioned``: the module
+    read ``updated_at`` from the entity's own modification time (a version that a poll of
+    the same state reads too), never from an event, creation or receipt time."""
     return CloudEvent.build(
         source=raw.headers.source,
         provider=raw.headers.provider,
@@ -119,6 +123,7 @@ def event(raw: RawEvent, action: str, data: EntityModel) -> CloudEvent:
         action=action,
         time=data.updated_at,
         data=data,
+        versioned=versioned,
     )
 
 

@@ -22,6 +22,10 @@ any other topic (orders/edited, …)         passthrough  received
 
 Passthrough keys: ``shopify:{resource}:{id}`` (``shopify:app:548380009``).
 
+**Ids of full snapshots**: an order, customer or product whose body has ``updated_at`` is
+``versioned`` (:func:`schemas.events.snapshot_event_id`): the webhook of a state and the
+poller's read of the same state (``orders/updated``) share one CloudEvents ``id``.
+
 **Two events per order**: every order topic but ``orders/delete`` also yields the order's
 embedded ``customer`` as a Customer (action ``updated``, ``partial``: Shopify trims that
 object, and omits it without protected-customer-data access), so customer consumers see
@@ -125,10 +129,14 @@ class ShopifyNormaliser(ProviderNormaliser):
             return [deletion(raw, _DELETABLE[resource], *_ids(body))]
         if resource == "orders":
             return _order_events(raw, action, body)
+        versioned = _has_version(body)
         if resource == "customers":
-            return [event(raw, action, customer(body, raw.headers.received_at))]
+            data = customer(body, raw.headers.received_at)
+            return [event(raw, action, data, versioned=versioned)]
         if resource == "products":
-            return [event(raw, action, _product(body, raw.headers.received_at))]
+            return [
+                event(raw, action, _product(body, raw.headers.received_at), versioned=versioned)
+            ]
         return [event(raw, action, _inventory_level(body, raw.headers.received_at))]
 
 
@@ -137,13 +145,19 @@ def _ids(body: Obj) -> tuple[str, dict[str, str]]:
     return f"shopify:{native}", {"shopify": native}
 
 
+def _has_version(body: Obj) -> bool:
+    """Shopify's ``updated_at`` is the resource's own version (the Admin API's ``updatedAt``
+    that the poller reads), unlike ``created_at`` or the receipt time it falls back to."""
+    return body.time("updated_at") is not None
+
+
 def _changed_at(body: Obj, fallback: datetime) -> datetime:
     return body.time("updated_at") or body.time("created_at") or fallback
 
 
 def _order_events(raw: RawEvent, action: str, body: Obj) -> list[CloudEvent]:
     order = _order(body, raw.headers.received_at)
-    events = [event(raw, action, order)]
+    events = [event(raw, action, order, versioned=_has_version(body))]
     buyer = body.child("customer")
     if buyer is not None and buyer.opt_ident("id") is not None:
         snapshot = customer(buyer, order.updated_at).model_copy(update={"partial": True})
