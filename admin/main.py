@@ -11,7 +11,10 @@ from hookline.settings import Settings
 
 def run(settings: Settings) -> None:
     configure_logging(settings.log)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # a configuration error (e.g. no jwt_secret): one line
+        raise SystemExit(f"hookline admin: {exc}") from None
     get_logger("hookline.admin").info("admin API starting", port=settings.admin.port)
     web.run_app(
         app, host=settings.admin.host, port=settings.admin.port, access_log=None, print=None
