@@ -19,6 +19,7 @@ from connectors.config import ConnectorConfig, load_connectors
 from connectors.errors import ConfigError
 from connectors.metrics import ConnectorMetrics
 from connectors.service import run_connectors
+from hookline.kafka_clients import KafkaAuthenticationError, check_credentials
 from hookline.logs import configure_logging, get_logger
 from hookline.metrics import metrics_handler, new_registry
 from hookline.settings import Settings
@@ -79,8 +80,15 @@ async def _healthz(_request: web.Request) -> web.Response:
 
 def run(settings: Settings, only: Sequence[str] = ()) -> None:
     """Run the connectors of ``settings.connectors.config_file`` (or only the named ones)
-    until SIGTERM/SIGINT."""
+    until SIGTERM/SIGINT; exit 1 at once when Kafka refuses the credentials."""
     configure_logging(settings.log)
     configs = load_connectors(settings.connectors.config_file, settings.secrets)
     alerts = load_alerts(settings.connectors.config_file, settings.secrets)
+    try:
+        # A refused login is configuration, not an outage: the restarts with backoff
+        # (service.supervise) would retry it forever.
+        check_credentials(settings.kafka)
+    except KafkaAuthenticationError as exc:
+        log.error("cannot start", error=str(exc))  # noqa: TRY400 - one line, no traceback
+        raise SystemExit(1) from None
     asyncio.run(serve(settings, select(configs, only), alerts))

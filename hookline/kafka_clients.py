@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+)
 
 from hookline.settings import KafkaSettings
 from hookline.topics import TopicSpec
@@ -58,6 +64,26 @@ def client_config(settings: KafkaSettings, client_suffix: str) -> dict[str, Any]
     }
 
 
+#: What a record may carry beyond the webhook body it holds: its key, Hookline's headers
+#: (some copied from request headers, which aiohttp bounds at 8 KiB each), the CloudEvent
+#: envelope of a normalised event, a dead letter's context headers. A source's
+#: ``max_body_bytes`` plus this must fit in ``KafkaSettings.max_message_bytes``.
+MESSAGE_HEADROOM_BYTES = 64 * 1024
+#: What a record batch adds to the records it holds (Kafka's batch header is 61 bytes,
+#: each record's varints a few more): the topics take ``max_message_bytes`` whole, the
+#: clients produce up to this much less. librdkafka sends a batch uncompressed when
+#: compression would make it larger, so compression adds nothing here.
+BATCH_FRAMING_BYTES = 1024
+#: librdkafka's and aiokafka's default ``fetch.max.bytes`` (a consumer's whole fetch).
+_FETCH_MAX_BYTES = 52_428_800
+
+
+def producible_bytes(settings: KafkaSettings) -> int:
+    """The largest record (key + value + headers) our producers send: what fits, batch
+    framing included, in a topic that takes ``max_message_bytes``."""
+    return settings.max_message_bytes - BATCH_FRAMING_BYTES
+
+
 def admin_config(settings: KafkaSettings, client_suffix: str = "admin") -> dict[str, Any]:
     return client_config(settings, client_suffix)
 
@@ -74,6 +100,9 @@ def producer_config(settings: KafkaSettings, client_suffix: str) -> dict[str, An
         "linger.ms": settings.linger_ms,
         "compression.type": "lz4",
         "message.timeout.ms": settings.delivery_timeout_ms,
+        # librdkafka's default (1,000,000 bytes, key and headers included) is under the
+        # default 1 MiB body limit: such a webhook would be refused on every retry.
+        "message.max.bytes": producible_bytes(settings),
     }
 
 
@@ -84,6 +113,10 @@ def consumer_config(settings: KafkaSettings, group_id: str, client_suffix: str) 
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest",
         "isolation.level": "read_committed",
+        # A partition's fetch always returns at least one record, whatever its size; these
+        # let one fetch hold the largest record whole.
+        "max.partition.fetch.bytes": settings.max_message_bytes,
+        "fetch.max.bytes": max(_FETCH_MAX_BYTES, settings.max_message_bytes),
     }
 
 
@@ -149,12 +182,15 @@ def ensure_topics(
 ) -> list[str]:
     """Create the topics that do not exist yet; return the names created. Idempotent.
 
-    Topics get ``settings.replication_factor`` replicas and ``min.insync.replicas``
-    from the settings. Raises :class:`KafkaAuthenticationError` when the credentials
-    are refused.
+    Topics get ``settings.replication_factor`` replicas, ``min.insync.replicas`` and
+    ``max.message.bytes`` (``settings.max_message_bytes``) from the settings; existing ones
+    whose ``max.message.bytes`` is lower are raised to it. Raises
+    :class:`KafkaAuthenticationError` when the credentials are refused.
     """
     admin, metadata = connect_admin(settings, timeout)
+    specs = list(specs)
     existing = set(metadata.topics)
+    raise_message_limits(admin, settings, [s.name for s in specs if s.name in existing], timeout)
     wanted = [s for s in specs if s.name not in existing]
     if not wanted:
         return []
@@ -164,7 +200,11 @@ def ensure_topics(
                 s.name,
                 num_partitions=s.partitions,
                 replication_factor=settings.replication_factor,
-                config={**s.config(), "min.insync.replicas": str(settings.min_insync_replicas)},
+                config={
+                    **s.config(),
+                    "min.insync.replicas": str(settings.min_insync_replicas),
+                    "max.message.bytes": str(settings.max_message_bytes),
+                },
             )
             for s in wanted
         ],
@@ -180,6 +220,44 @@ def ensure_topics(
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
     return created
+
+
+def message_limits(
+    admin: AdminClient, topics: Sequence[str], timeout: float = 30
+) -> dict[str, int]:
+    """Each existing topic's ``max.message.bytes`` (its own or the broker's default)."""
+    if not topics:
+        return {}
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in topics]
+    futures = admin.describe_configs(resources, request_timeout=timeout)
+    return {
+        resource.name: int(future.result()["max.message.bytes"].value)
+        for resource, future in futures.items()
+    }
+
+
+def raise_message_limits(
+    admin: AdminClient, settings: KafkaSettings, topics: Sequence[str], timeout: float = 30
+) -> list[str]:
+    """Raise to ``settings.max_message_bytes`` the ``max.message.bytes`` of those topics
+    that take less (a topic created before, or by someone else); return their names.
+    Other topic settings are left as they are (incremental alter)."""
+    wanted = settings.max_message_bytes
+    low = [t for t, limit in message_limits(admin, topics, timeout).items() if limit < wanted]
+    if not low:
+        return []
+    entry = ConfigEntry(
+        "max.message.bytes", str(wanted), incremental_operation=AlterConfigOpType.SET
+    )
+    resources = [
+        ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=[entry]) for name in low
+    ]
+    for future in admin.incremental_alter_configs(resources, request_timeout=timeout).values():
+        future.result()
+    logging.getLogger("hookline.kafka").info(
+        "raised max.message.bytes to %d on %s", wanted, ", ".join(low)
+    )
+    return low
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from hookline.settings import IngressSettings, Settings
 from ingress.app import METRICS, METRICS_REGISTRY, create_app, create_metrics_app
 from ingress.connections import ConnectionLimit
 from ingress.sources import load_sources
+from ingress.startup import StartupError, check_startup
 
 
 def serve(settings: Settings, worker: int = 0) -> None:
@@ -100,8 +101,16 @@ async def _tune_garbage_collector(_app: web.Application) -> None:
 
 def run(settings: Settings) -> None:
     """Start ``settings.ingress.workers`` processes on one port and wait for them. An
-    invalid sources file (a missing secret) stops it here, before any worker starts."""
-    load_sources(settings.ingress.sources_file, settings.secrets)
+    invalid sources file (a missing secret) stops it here, before any worker starts; so
+    do refused Kafka credentials and body limits Kafka cannot take (exit 1, one log line,
+    see :mod:`ingress.startup`)."""
+    sources = load_sources(settings.ingress.sources_file, settings.secrets)
+    configure_logging(settings.log)
+    try:
+        check_startup(settings, sources)
+    except StartupError as exc:
+        get_logger("hookline.ingress").error("cannot start", error=str(exc))
+        raise SystemExit(1) from None
     if settings.ingress.workers == 1:
         serve(settings)
         return

@@ -39,6 +39,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from hookline.dead_letter import SourceRecord, build_context, dead_letter_headers, header_list
+from hookline.kafka_clients import producible_bytes
 from hookline.logs import get_logger
 from hookline.metrics import new_registry
 from hookline.settings import ProcessorSettings, Settings
@@ -99,6 +100,10 @@ def create_app(
         # A batch's outputs and dedupe changelog writes share produce requests rather
         # than going one request per record.
         producer_linger=_PRODUCER_LINGER_SECONDS,
+        # A passthrough event is as large as its webhook: the same limits as every client
+        # (aiokafka's defaults, 1,000,000 and 1 MiB, are under the ingress's body limit).
+        producer_max_request_size=producible_bytes(settings.kafka),
+        consumer_max_fetch_size=settings.kafka.max_message_bytes,
         broker_commit_every=100,
         broker_commit_interval=1.0,
         # A worker that died is noticed after the session timeout; faust's 60 s default
@@ -127,6 +132,7 @@ def create_app(
         extra_topic_configs={
             "cleanup.policy": "compact,delete",
             "min.insync.replicas": str(settings.kafka.min_insync_replicas),
+            "max.message.bytes": str(settings.kafka.max_message_bytes),
             "retention.ms": str(int(timedelta(seconds=horizon).total_seconds() * 1000)),
         },
     )

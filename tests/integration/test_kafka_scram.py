@@ -95,15 +95,37 @@ def test_pipeline_runs_through_the_scram_listener(
     assert "Traceback" not in output
 
 
-@pytest.mark.parametrize("command", [cli("setup"), [sys.executable, "-m", "processors"]])
+#: A connector whose destination is never reached: the service must stop before.
+CONNECTORS = """
+[connectors.crm]
+families = ["customer"]
+
+[connectors.crm.destination]
+type = "http_upsert"
+base_url = "http://127.0.0.1:9"
+token = "unused-token"
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [cli("setup"), *([sys.executable, "-m", s] for s in ("processors", "ingress", "connectors"))],
+    ids=["setup", "processors", "ingress", "connectors"],
+)
 def test_a_wrong_password_fails_fast_with_a_clear_error(
     settings: Settings, scram_user: tuple[str, str], command: list[str], tmp_path: Path
 ) -> None:
     user, _ = scram_user
     wrong = secrets.token_urlsafe(16)
+    (tmp_path / "connectors.toml").write_text(CONNECTORS)
     env = scram_env(settings, user, wrong) | {
         "HOOKLINE_PROCESSORS__DATA_DIR": str(tmp_path / "state"),
         "HOOKLINE_PROCESSORS__WEB_PORT": str(free_port()),
+        "HOOKLINE_INGRESS__SOURCES_FILE": str(ROOT / "launcher" / "demo_config" / "sources.toml"),
+        "HOOKLINE_INGRESS__PORT": str(free_port()),
+        "HOOKLINE_INGRESS__METRICS_PORT": "0",
+        "HOOKLINE_CONNECTORS__CONFIG_FILE": str(tmp_path / "connectors.toml"),
+        "HOOKLINE_CONNECTORS__METRICS_PORT": "0",
     }
     try:
         result = subprocess.run(
