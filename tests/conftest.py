@@ -116,15 +116,44 @@ def drain(consumer: Consumer, count: int, timeout: float) -> list[Message]:
     return records
 
 
+def create_database(postgres: PostgresSettings, name: str) -> PostgresSettings:
+    """A new empty database ``name`` on the test server; settings that point at it."""
+    with psycopg.connect(postgres.conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres.model_copy(update={"database": name})
+
+
+def drop_database(postgres: PostgresSettings, name: str, timeout: float = 30.0) -> None:
+    """Drop ``name``, ending its sessions. ``WITH (FORCE)`` may not terminate an autovacuum
+    worker (it runs as the superuser, we do not): wait for it to finish and try again."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(postgres.conninfo(), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+        else:
+            return
+
+
+@pytest.fixture
+def empty_database(postgres_available: PostgresSettings) -> Iterator[PostgresSettings]:
+    """A database of this test's own with nothing in it; dropped afterwards."""
+    name = unique("db")
+    yield create_database(postgres_available, name)
+    drop_database(postgres_available, name)
+
+
 @pytest.fixture
 def fresh_database(postgres_available: PostgresSettings) -> Iterator[PostgresSettings]:
     """A database of this test's own with the migrations applied; dropped afterwards."""
     name = unique("db")
-    admin = postgres_available.conninfo()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    settings = postgres_available.model_copy(update={"database": name})
+    settings = create_database(postgres_available, name)
     apply_migrations(settings.conninfo())
     yield settings
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(postgres_available, name)

@@ -17,7 +17,7 @@ from hookline.db import apply_migrations
 from hookline.kafka_clients import ensure_topics
 from hookline.settings import KafkaSettings, PostgresSettings, Settings
 from hookline.topics import Topics
-from tests.conftest import _delete_topics_with_prefix, unique
+from tests.conftest import _delete_topics_with_prefix, drop_database, unique
 from tests.integration.flows_pipeline import Pipeline, running_pipeline
 
 PORTAL = 62515
@@ -46,8 +46,7 @@ def pipeline(
             yield p
     finally:
         _delete_topics_with_prefix(kafka, prefix)
-        with psycopg.connect(postgres_available.conninfo(), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        drop_database(postgres_available, database)
 
 
 # --- webhook bodies, as the providers send them ----------------------------------------

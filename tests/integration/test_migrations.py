@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -10,17 +9,6 @@ import pytest
 
 from hookline.db import apply_migrations, bundled_migrations_dir, load_migrations
 from hookline.settings import PostgresSettings
-from tests.conftest import unique
-
-
-@pytest.fixture
-def empty_database(postgres_available: PostgresSettings) -> Iterator[PostgresSettings]:
-    name = unique("db")
-    with psycopg.connect(postgres_available.conninfo(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_available.model_copy(update={"database": name})
-    with psycopg.connect(postgres_available.conninfo(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_migrations_apply_on_empty_database_and_only_once(empty_database: PostgresSettings) -> None:

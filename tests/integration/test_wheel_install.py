@@ -8,7 +8,6 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import orjson
 import psycopg
@@ -20,24 +19,13 @@ from hookline.kafka_clients import admin_config
 from hookline.settings import PostgresSettings, Settings
 from hookline.topics import Topics
 from ingress.providers import REGISTRY
-from tests.conftest import ROOT, ConsumeFn, unique
+from tests.conftest import ROOT, ConsumeFn
 from tests.installed_wheel import InstalledWheel, stop
 from tests.integration.processor_worker import free_port
 
 pytestmark = pytest.mark.services
 
 SECRET = "wheel-test-secret"
-
-
-@pytest.fixture
-def empty_database(postgres_available: PostgresSettings) -> Iterator[PostgresSettings]:
-    """A database of this test's own with nothing in it; dropped afterwards."""
-    name = unique("db")
-    with psycopg.connect(postgres_available.conninfo(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_available.model_copy(update={"database": name})
-    with psycopg.connect(postgres_available.conninfo(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def service_env(settings: Settings, database: PostgresSettings) -> dict[str, str]:
