@@ -24,7 +24,15 @@ def run(settings: Settings) -> None:
     registry = new_registry()
     app = create_app(settings, registry=registry)
     export_lag(app, settings, registry)
-    worker = faust.Worker(app, loglevel=settings.log.level.lower(), redirect_stdouts=False)
+    # Our logging stays (every line JSON, hookline.logs): faust would install its own
+    # handlers and formats; quiet: no banner printed to stdout.
+    worker = faust.Worker(
+        app,
+        loglevel=settings.log.level.lower(),
+        redirect_stdouts=False,
+        override_logging=False,
+        quiet=True,
+    )
     # faust's terminal spinner, at WARNING and above, sets the root logger to DEBUG so that
     # it can spin on every record: about 16% more CPU per record. We log, not spin.
     worker.spinner = None
