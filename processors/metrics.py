@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 #: Outcomes of one raw record. Bounded: they are label values.
 OUTCOMES = ("forwarded", "duplicate", "dead_lettered")
@@ -26,6 +26,18 @@ class ProcessorMetrics:
             "hookline_processor_dead_letters_total",
             "Raw records dead-lettered, by exception class.",
             ["error"],
+            registry=registry,
+        )
+        self.dead_letter_write_failures = Counter(
+            "hookline_processor_dead_letter_write_failures_total",
+            "Failed attempts to write a dead letter (each is retried), by exception class.",
+            ["error"],
+            registry=registry,
+        )
+        self.dead_letter_blocked = Gauge(
+            "hookline_processor_dead_letter_blocked",
+            "1 while a dead-letter write keeps failing: the worker's partitions are stalled "
+            "and /readyz answers 503; 0 otherwise.",
             registry=registry,
         )
         self.latency = Histogram(

@@ -12,12 +12,40 @@ from dataclasses import dataclass
 import orjson
 
 from hookline.topics import Topics
+from hookline.tracing import TRACEPARENT
+from processors.normalisers import REGISTRY
 from processors.normalisers.base import RawEvent
 from schemas.events import CloudEvent
 
 Normalise = Callable[[RawEvent], list[CloudEvent]]
 
 CLOUDEVENTS_CONTENT_TYPE = b"application/cloudevents+json; charset=utf-8"
+#: The CloudEvents ``id`` as a header, for consumers that filter without parsing. Not
+#: ``ce_id``: a ``ce_`` header means binary mode to the CloudEvents Kafka binding, and
+#: these records are structured mode (the SDK would fail to read them).
+EVENT_ID_HEADER = "hookline-cloudevent-id"
+
+
+class InvalidRecord(Exception):
+    """The raw record was not written by Hookline's ingress (e.g. its key is not UTF-8):
+    dead-letter it, never retry."""
+
+
+def dedupe_key(key: bytes | None) -> str:
+    """The record key as the dedupe key; "" (never deduped) when there is none.
+
+    Raises :class:`InvalidRecord` for a key that is not UTF-8 (the ingress writes text).
+    """
+    try:
+        return (key or b"").decode()
+    except UnicodeDecodeError:
+        raise InvalidRecord("record key is not UTF-8") from None
+
+
+def provider_label(provider: str | None) -> str:
+    """A bounded metric label: a known provider type, else "other" (a foreign record's
+    header could hold anything)."""
+    return provider if provider in REGISTRY else "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,21 +57,33 @@ class Output:
 
 
 def transform(
-    headers: Sequence[tuple[str, bytes | None]], value: bytes, topics: Topics, normalise: Normalise
+    headers: Sequence[tuple[str, bytes | None]],
+    value: bytes,
+    topics: Topics,
+    normalise: Normalise,
+    traceparent: str | None = None,
 ) -> list[Output]:
-    """Normalise one raw record into records for the normalised topics.
+    """Normalise one raw record into records for the normalised topics; each carries
+    ``traceparent`` (the processor's span) when given.
 
     Raises whatever the normaliser raises (``InvalidPayload`` for a bad body) and pydantic's
     ``ValidationError`` when the record lacks Hookline's raw headers; the caller dead-letters.
     """
     raw = RawEvent.from_kafka(headers, value)
-    return [to_output(event, topics) for event in normalise(raw)]
+    return [to_output(event, topics, traceparent) for event in normalise(raw)]
 
 
-def to_output(event: CloudEvent, topics: Topics) -> Output:
-    return Output(
-        topic=topics.events(event.family),
-        key=event.subject.encode(),
-        value=orjson.dumps(event.model_dump(mode="json")),
-        headers=(("content-type", CLOUDEVENTS_CONTENT_TYPE), ("ce_id", event.id.encode())),
+def to_output(event: CloudEvent, topics: Topics, traceparent: str | None = None) -> Output:
+    """The record of ``event``; with ``traceparent``, as the CloudEvents Distributed
+    Tracing extension attribute and as the Kafka header of the same name. Without it the
+    attribute is left out (CloudEvents attributes are never null)."""
+    headers: tuple[tuple[str, bytes], ...] = (
+        ("content-type", CLOUDEVENTS_CONTENT_TYPE),
+        (EVENT_ID_HEADER, event.id.encode()),
     )
+    if traceparent is None:
+        body = event.model_dump(mode="json", exclude={"traceparent"})
+    else:
+        body = event.model_copy(update={"traceparent": traceparent}).model_dump(mode="json")
+        headers = (*headers, (TRACEPARENT, traceparent.encode()))
+    return Output(topics.events(event.family), event.subject.encode(), orjson.dumps(body), headers)

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
@@ -30,13 +32,14 @@ class ProcessorWorker:
     def __init__(self, settings: Settings, data_dir: Path, log_path: Path) -> None:
         self.settings = settings
         self.log_path = log_path
+        self.web_port = free_port()
         self.env = {
             **os.environ,
             "HOOKLINE_KAFKA__BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
             "HOOKLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
             "HOOKLINE_KAFKA__DEFAULT_PARTITIONS": str(settings.kafka.default_partitions),
             "HOOKLINE_PROCESSORS__DATA_DIR": str(data_dir),
-            "HOOKLINE_PROCESSORS__WEB_PORT": str(free_port()),
+            "HOOKLINE_PROCESSORS__WEB_PORT": str(self.web_port),
             "HOOKLINE_LOG__FORMAT": "console",
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -93,6 +96,18 @@ class ProcessorWorker:
                 return
             time.sleep(0.5)
         raise AssertionError(f"worker did not drain {topic}; log:\n{self.log_tail()}")
+
+    def get(self, path: str) -> tuple[int, str]:
+        """``GET`` a page of the worker's web server: (status, body); (0, "") while it is
+        not listening yet."""
+        url = f"http://127.0.0.1:{self.web_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+        except OSError:
+            return 0, ""
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import pytest
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
-from hookline.kafka_clients import producer_config
+from hookline.kafka_clients import admin_config, ensure_topics, producer_config
 from hookline.settings import Settings
 from hookline.topics import Topics
 from schemas.dead_letter import DeadLetterContext, original_headers
@@ -164,3 +165,102 @@ def test_redeliveries_at_volume_are_suppressed_across_a_restart(
 
     events = passthrough_events(consume, topics, len(unique_ids) + 1, timeout=10)
     assert sorted(e.providereventid for e in events) == unique_ids
+
+
+def test_foreign_records_are_dead_lettered_and_the_partition_keeps_committing(
+    settings: Settings, topics: Topics, worker: ProcessorWorker, consume: ConsumeFn
+) -> None:
+    # All on partition 0: the poison records sit between valid ones, in one batch.
+
+    valid = [f"ok-{i}" for i in range(6)]
+    producer = Producer(producer_config(settings.kafka, "test"))
+
+    def good(event_id: str) -> None:
+        body = orjson.dumps({"n": event_id})
+        producer.produce(
+            topics.raw_webhooks,
+            key=f"gh:{event_id}".encode(),
+            value=body,
+            headers=raw_headers(event_id),
+            partition=0,
+        )
+
+    good(valid[0])
+    good(valid[1])
+    non_utf8_key = b"\xff\xfe foreign producer"
+    producer.produce(
+        topics.raw_webhooks, key=non_utf8_key, value=b"{}", headers=raw_headers("k"), partition=0
+    )
+    good(valid[2])
+    producer.produce(
+        topics.raw_webhooks, key=b"gh:null", value=None, headers=raw_headers("null"), partition=0
+    )
+    good(valid[3])
+    huge = [*raw_headers("huge"), ("x-trace", b"x" * 900_000)]
+    producer.produce(
+        topics.raw_webhooks, key=b"gh:huge", value=b"{not json", headers=huge, partition=0
+    )
+    good(valid[4])
+    good(valid[5])
+    assert producer.flush(30) == 0
+
+    worker.start()
+    worker.wait_drained(topics.raw_webhooks)  # the committed offset reaches the end
+
+    events = consume(topics.events("passthrough"), len(valid) + 1, timeout=10)
+    forwarded = [CloudEvent.model_validate_json(r.value()).providereventid for r in events]
+    assert sorted(forwarded) == valid
+    dead = consume(topics.raw_dead_letter, 4, timeout=10)
+    assert sorted(r.key() or b"" for r in dead) == sorted([non_utf8_key, b"gh:null", b"gh:huge"])
+    by_key = {r.key(): DeadLetterContext.from_headers(r.headers() or []) for r in dead}
+    assert by_key[non_utf8_key].exception_class == "InvalidRecord"
+    assert all(context.offset >= 0 for context in by_key.values())
+    assert worker.alive()
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def _wait_for(check: Callable[[], bool], worker: ProcessorWorker, what: str) -> None:
+    deadline = time.monotonic() + 90
+    while not check():
+        assert worker.alive(), f"worker exited; log:\n{worker.log_tail()}"
+        assert time.monotonic() < deadline, f"{what}; log:\n{worker.log_tail()}"
+        time.sleep(0.3)
+
+
+def test_a_dead_letter_topic_that_cannot_be_written_fails_readiness_until_it_can(
+    settings: Settings, topics: Topics, worker: ProcessorWorker, consume: ConsumeFn
+) -> None:
+    admin = AdminClient(admin_config(settings.kafka))
+    for future in admin.delete_topics([topics.raw_dead_letter], operation_timeout=30).values():
+        future.result()
+    produce_raw(settings, topics, ["before"])
+    producer = Producer(producer_config(settings.kafka, "test"))
+    producer.produce(
+        topics.raw_webhooks, key=b"gh:poison", value=b"{not json", headers=raw_headers("poison")
+    )
+    assert producer.flush(30) == 0
+    worker.env["HOOKLINE_KAFKA__DELIVERY_TIMEOUT_MS"] = "3000"  # each attempt fails sooner
+    worker.start()
+
+    _wait_for(lambda: worker.get("/readyz")[0] == 503, worker, "readiness never failed")
+    metrics = worker.get("/metrics")[1]
+    assert _metric(metrics, "hookline_processor_dead_letter_blocked") == 1
+    assert _metric(metrics, "hookline_processor_dead_letter_write_failures_total") >= 1
+    assert topics.raw_dead_letter in worker.get("/readyz")[1]
+    log = worker.log_path.read_text(errors="replace")
+    assert "dead-letter write failed" in log
+    assert topics.raw_dead_letter in log
+
+    ensure_topics(settings.kafka, [s for s in topics.core(3) if s.name == topics.raw_dead_letter])
+    worker.wait_drained(topics.raw_webhooks)
+    _wait_for(lambda: worker.get("/readyz")[0] == 200, worker, "readiness never recovered")
+    assert _metric(worker.get("/metrics")[1], "hookline_processor_dead_letter_blocked") == 0
+    dead = consume(topics.raw_dead_letter, 2, timeout=10)
+    assert [r.key() for r in dead] == [b"gh:poison"]
+    assert [e.providereventid for e in passthrough_events(consume, topics, 1)] == ["before"]

@@ -1,0 +1,229 @@
+"""What the faust agent does with one batch of raw records (see :mod:`processors.app` for the
+delivery semantics).
+
+Guarantee: nothing a record contains escapes the dead-letter path. The record is read from
+the consumed message by code that cannot fail on content; everything that looks into it
+(key decoding, dedupe, normalising, producing, remembering) runs under one ``except`` that
+dead-letters the record, so :meth:`BatchWorker.handle_batch` returns normally for any
+batch and the agent never restarts (a restarted agent would ack records it never handled).
+Only cancellation (shutdown) leaves it early, and then nothing of the batch is acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+
+from hookline.dead_letter import SourceRecord, build_context, header_list
+from hookline.kafka_clients import AsyncProducer
+from hookline.logs import get_logger
+from hookline.topics import Topics
+from hookline.tracing import Span, Tracer, bound, header
+from processors.dead_letters import DeadLetterWriter
+from processors.dedupe import Deduper
+from processors.metrics import ProcessorMetrics
+from processors.pipeline import Normalise, Output, dedupe_key, provider_label, transform
+
+log = get_logger("hookline.processors")
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """One record of the batch; ``sent`` holds its outputs not yet acknowledged."""
+
+    event: Any
+    record: SourceRecord
+    provider: str
+    seen_at: float
+    started: float
+    span: Span  # continues the raw record's traceparent; ends when the record is counted
+    key: str = ""
+    sent: list[Awaitable[Any]] = field(default_factory=list)
+    families: list[str] = field(default_factory=list)
+
+
+class BatchWorker:
+    def __init__(
+        self,
+        app: faust.App,
+        topics: Topics,
+        *,
+        deduper: Deduper,
+        normalise: Normalise,
+        metrics: ProcessorMetrics,
+        dead_letter_producer: AsyncProducer,
+        tracer: Tracer | None = None,
+    ) -> None:
+        self._app = app
+        self._tracer = tracer or Tracer()
+        self._topics = topics
+        self._deduper = deduper
+        self._normalise = normalise
+        self._metrics = metrics
+        self.dead_letters = DeadLetterWriter(dead_letter_producer, topics.raw_dead_letter, metrics)
+
+    async def handle_batch(self, events: Sequence[Any]) -> None:
+        """Handle the records in order; return once every one of them is settled (its
+        outputs or its dead letter acknowledged)."""
+        flights: list[_InFlight] = []
+        keys: set[str] = set()
+        for event in events:
+            record = _source_record(event)
+            provider = provider_label(_header(record.headers, "hookline-provider"))
+            flight = _InFlight(
+                event,
+                record,
+                provider,
+                time.time(),
+                time.perf_counter(),
+                self._tracer.start("normalise", header(record.headers), kind="consumer"),
+            )
+            try:
+                flight.key = dedupe_key(record.key)
+            except Exception as exc:  # every failure becomes a dead letter
+                await self._fail(flight, exc)
+                continue
+            if flight.key and flight.key in keys:
+                # A redelivery of a record still in flight: its verdict depends on that
+                # record's outcome, as if they had been handled one by one.
+                await self._settle(flights)
+                flights, keys = [], set()
+            if await self._start(flight):
+                flights.append(flight)
+                keys.add(flight.key)  # "" (no key: never deduped) is never looked up
+        await self._settle(flights)
+
+    async def _start(self, flight: _InFlight) -> bool:
+        """Dedupe, normalise and send; False when the record is already settled."""
+        with bound(flight.span.traceparent):  # its log lines carry its trace id
+            return await self._start_traced(flight)
+
+    async def _start_traced(self, flight: _InFlight) -> bool:
+        try:
+            with _current(flight.event):
+                if flight.key and self._deduper.is_duplicate(flight.key, flight.seen_at):
+                    self._count(flight, "duplicate")
+                    return False
+            record = flight.record
+            trace = flight.span.traceparent.header
+            outputs = transform(record.headers, record.value, self._topics, self._normalise, trace)
+            for output in outputs:
+                flight.sent.append(await self._send(output))
+                flight.families.append(output.topic.rsplit(".", 1)[-1])
+        except Exception as exc:  # every failure becomes a dead letter
+            await self._fail(flight, exc)
+            return False
+        return True
+
+    async def _settle(self, flights: list[_InFlight]) -> None:
+        """Wait for every output (acks=all); remember the keys of records fully written."""
+        results = await asyncio.gather(
+            *(asyncio.gather(*f.sent) for f in flights), return_exceptions=True
+        )
+        for flight, result in zip(flights, results, strict=True):
+            if isinstance(result, Exception):
+                error: Exception | None = result
+            elif isinstance(result, BaseException):  # cancelled: not ours to swallow
+                raise result
+            else:
+                error = self._remember(flight)
+            if error is not None:
+                await self._fail(flight, error)
+                continue
+            for family in flight.families:
+                self._metrics.events.labels(family).inc()
+            self._count(flight, "forwarded")
+
+    def _remember(self, flight: _InFlight) -> Exception | None:
+        if not flight.key:
+            return None
+        try:
+            with _current(flight.event):
+                self._deduper.remember(flight.key, flight.seen_at)
+        except Exception as exc:  # every failure becomes a dead letter
+            return exc
+        return None
+
+    async def _send(self, output: Output) -> Awaitable[Any]:
+        """Queue one output; the awaitable resolves on the broker's acknowledgement.
+
+        Straight to the app's producer (the one faust commits and flushes with): faust's
+        topic objects add a message wrapper, sensors and a debug log line per record,
+        which cost more CPU than normalising it.
+        """
+        sent: Awaitable[Any] = await self._app.producer.send(
+            output.topic,
+            output.key,
+            output.value,
+            partition=None,  # the producer's (Java-compatible) key partitioner
+            timestamp=None,
+            headers=list(output.headers),
+        )
+        return sent
+
+    def _count(self, flight: _InFlight, outcome: str) -> None:
+        self._metrics.records.labels(flight.provider, outcome).inc()
+        self._metrics.latency.observe(time.perf_counter() - flight.started)
+        flight.span.end()
+
+    async def _fail(self, flight: _InFlight, exc: Exception) -> None:
+        """Dead-letter the record; return once the dead letter is acknowledged."""
+        with bound(flight.span.traceparent):
+            await self._fail_traced(flight, exc)
+
+    async def _fail_traced(self, flight: _InFlight, exc: Exception) -> None:
+        record = flight.record
+        context = build_context(record, stage="normalise", component="processors", error=exc)
+        self._metrics.dead_letters.labels(type(exc).__name__).inc()
+        log.warning(
+            "record dead-lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=type(exc).__name__,
+            reason=context.exception_message[:300],
+        )
+        await self.dead_letters.write(record, context)
+        self._count(flight, "dead_lettered")
+
+
+@contextmanager
+def _current(event: Any) -> Iterator[None]:
+    """Make ``event`` faust's current event while a table is used: a table reads and writes
+    the partition of the current event (its changelog partition too), and ``noack_take``
+    sets it only in the task that fills the batch, not in the agent's (faust has no public
+    setter, hence its private context variable)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def _source_record(event: Any) -> SourceRecord:
+    """The consumed record as it is: no decoding, so no record content can make it fail."""
+    message = event.message
+    return SourceRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value or b"",
+        headers=header_list(message.headers),
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+    )
+
+
+def _header(headers: Sequence[tuple[str, bytes]], name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode(errors="replace")
+    return None
