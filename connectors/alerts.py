@@ -32,48 +32,38 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from connectors.errors import ConfigError
 from connectors.metrics import ConnectorMetrics
+from hookline.alerts import Alert, AlertSink, LoggingAlertSink
 from hookline.config_files import describe, load_document, resolve_secret
 from hookline.logs import get_logger
 
 log = get_logger("hookline.connectors.alerts")
 
 ALERT_KINDS = ("dead_letter", "batches_failing", "breaker_open", "crashed")
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    connector: str
-    kind: str  # one of ALERT_KINDS
-    summary: str
-    details: Mapping[str, str | int | float | None] = field(default_factory=dict)
-    suppressed: int = 0  # alerts of this kind held back since the last one sent
-
-
-class AlertSink(Protocol):
-    async def send(self, alert: Alert) -> None: ...
-
-
-class LoggingAlertSink:
-    """Alerts as ``error`` log lines (event ``alert``)."""
-
-    async def send(self, alert: Alert) -> None:
-        log.error(
-            "alert",
-            connector=alert.connector,
-            kind=alert.kind,
-            summary=alert.summary,
-            suppressed=alert.suppressed,
-            **dict(alert.details),
-        )
+# Alert, AlertSink and LoggingAlertSink live in hookline.alerts (shared by every service)
+# and stay importable from here.
+__all__ = [
+    "ALERT_KINDS",
+    "MAX_VISIBLE_CHARS",
+    "Alert",
+    "AlertSink",
+    "Alerter",
+    "LoggingAlertSink",
+    "TelegramAlertConfig",
+    "TelegramAlertSink",
+    "alert_text",
+    "escape_html",
+    "escape_markdown_v2",
+    "load_alerts",
+    "scrub",
+]
 
 
 class Alerter:

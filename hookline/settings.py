@@ -247,6 +247,10 @@ class PollerSettings(BaseModel):
         description="Share of a vendor's rate bucket a backfill leaves to live traffic: it "
         "takes a token only while this share of the burst stays in the bucket.",
     )
+    metrics_host: str = Field("127.0.0.1", description="Address of the pollers' /metrics.")
+    metrics_port: int = Field(
+        6071, ge=0, description="Port of the scheduled pollers' /metrics (not backfill); 0: off."
+    )
 
 
 class LogSettings(BaseModel):

@@ -14,7 +14,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
 from hookline.logs import configure_logging, get_logger
+from hookline.metrics import metrics_handler, new_registry
 from hookline.settings import Settings
 from pollers.config import PollerConfig, load_pollers
 from pollers.runner import Progress
@@ -38,8 +42,26 @@ async def serve(settings: Settings, configs: dict[str, PollerConfig]) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     log.info("pollers starting", pollers=sorted(configs))
-    async with open_service(settings, configs) as service:
-        await service.run_scheduled(stop)
+    registry = new_registry()
+    site = await _metrics_site(settings, registry)
+    try:
+        async with open_service(settings, configs, registry=registry) as service:
+            await service.run_scheduled(stop)
+    finally:
+        if site is not None:
+            await site.cleanup()
+
+
+async def _metrics_site(settings: Settings, registry: CollectorRegistry) -> web.AppRunner | None:
+    """``/metrics`` on ``settings.pollers.metrics_port`` (0: none)."""
+    if settings.pollers.metrics_port == 0:
+        return None
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler(registry))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.pollers.metrics_host, settings.pollers.metrics_port).start()
+    return runner
 
 
 def backfill(

@@ -28,7 +28,7 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hookline.logs import get_logger
 from pollers.base import Page, PolledRecord, PollThrottled, SourceAdapter
@@ -39,6 +39,8 @@ log = get_logger("hookline.pollers")
 
 Acquire = Callable[[], Awaitable[float]]
 OnPage = Callable[["Progress"], None]
+#: After each committed page: (walk, records read, records emitted, when the page began).
+PageLog = Callable[["Walk", int, int, datetime], Awaitable[None]]
 #: Throttled pages retried within one walk before it gives up until the next interval.
 MAX_THROTTLED_RETRIES = 5
 
@@ -67,24 +69,33 @@ class Walk:
 
 class Walker:
     def __init__(
-        self, store: PollStore, emitter: Emitter, acquire: Acquire, on_throttled: Acquire
+        self,
+        store: PollStore,
+        emitter: Emitter,
+        acquire: Acquire,
+        on_throttled: Acquire,
+        page_log: PageLog | None = None,
     ) -> None:
         self._store = store
         self._emitter = emitter
         self._acquire = acquire
         self._on_throttled = on_throttled
+        self._page_log = page_log
 
     async def walk(self, walk: Walk, start: Cursor, on_page: OnPage | None = None) -> Progress:
         """Walk from ``start`` (a cursor whose run is active) to the end; the cursor is saved
         after every page. Raises ``PollError``, ``PublishError`` or :class:`LeaseLost`."""
         cursor = start
         while True:
+            began = datetime.now(UTC)
             if not await self._store.take_lease(walk.name, walk.lease_seconds):
                 raise LeaseLost(walk.name)
             page = await self._fetch(walk, cursor)
             emitted = await self._emit_changed(walk, page.records)
             cursor = advance(cursor, page, len(emitted))
             await self._store.commit_page(walk.name, walk.source, cursor, emitted)
+            if self._page_log is not None:
+                await self._page_log(walk, len(page.records), len(emitted), began)
             progress = Progress(
                 cursor.records_seen, cursor.records_emitted, cursor.run_since, not cursor.run_active
             )

@@ -13,6 +13,10 @@ takes the lease once it expired (within ``lease_seconds`` plus a third of it). P
 **Backfill** (:meth:`PollerService.backfill`): a walk of the whole history (or from a
 date) under its own cursor and lease (``{poller}#backfill``), sharing the state hashes of
 the source, so it emits only what neither the poller nor an earlier backfill emitted.
+
+**Sync log** (:mod:`pollers.synclog`): every poll is one ``sync_runs`` row (kind
+``poll``), every backfill page one (kind ``backfill``), a failed poll or backfill page a
+``failed`` row with its error; three failures in a row alert through the sink.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
+from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
 
+from hookline.alerts import AlertSink, LoggingAlertSink
 from hookline.db import create_pool
 from hookline.kafka_clients import AsyncProducer, PublishError, producer_config
 from hookline.logs import get_logger
@@ -38,8 +44,13 @@ from pollers.adapters import REGISTRY
 from pollers.base import PollError, SourceAdapter
 from pollers.config import PollerConfig
 from pollers.emitter import Emitter
-from pollers.runner import OnPage, Progress, Walk, Walker, begin, poll_start
+from pollers.metrics import PollerMetrics
+from pollers.runner import OnPage, PageLog, Progress, Walk, Walker, begin, poll_start
 from pollers.store import LeaseLost, PollStore
+from pollers.synclog import SyncLog, SyncRun, describe_error
+
+#: What a failed poll or backfill page raises; anything else is a bug and propagates.
+RUN_ERRORS = (PollError, PublishError, LeaseLost)
 
 log = get_logger("hookline.pollers")
 BACKFILL_SUFFIX = "#backfill"
@@ -68,12 +79,18 @@ class PollerService:
         emitter: Emitter,
         configs: dict[str, PollerConfig],
         holder: str,
+        *,
+        metrics: PollerMetrics,
+        sink: AlertSink,
     ) -> None:
         self._settings = settings
         self._pool = pool
         self.store = PollStore(pool, holder)
         self._emitter = emitter
         self._pollers = {name: _poller(pool, config) for name, config in configs.items()}
+        self.metrics = metrics
+        self.sync_log = SyncLog(pool, metrics, sink)
+        self._raw_topic = Topics(settings.kafka.topic_prefix).raw_webhooks
 
     async def prepare(self) -> None:
         for poller in self._pollers.values():
@@ -88,10 +105,39 @@ class PollerService:
     async def poll_once(self, name: str) -> Progress:
         """One poll of ``name`` (resuming a walk cut short); the caller holds its lease."""
         poller = self._pollers[name]
-        cursor = await self.store.cursor(name)
-        start = begin(cursor, poll_start(cursor, poller.config.overlap_seconds))
-        walker = self._walker(poller, spare=False)
-        return await walker.walk(self._walk(poller, name), start)
+        started = datetime.now(UTC)
+        try:
+            cursor = await self.store.cursor(name)
+            start = begin(cursor, poll_start(cursor, poller.config.overlap_seconds))
+            walker = self._walker(poller, spare=False)
+            progress = await walker.walk(self._walk(poller, name), start)
+        except RUN_ERRORS as exc:
+            await self._log_run("poll", poller, started, error=describe_error(exc))
+            raise
+        await self._log_run("poll", poller, started, seen=progress.seen, emitted=progress.emitted)
+        await self._observe_lag(name)
+        return progress
+
+    async def _log_run(
+        self,
+        kind: str,
+        poller: _Poller,
+        started: datetime,
+        *,
+        seen: int = 0,
+        emitted: int = 0,
+        error: str | None = None,
+    ) -> None:
+        config = poller.config
+        run = SyncRun(kind, config.name, config.source, self._raw_topic, started,
+                      datetime.now(UTC), seen, emitted, emitted, error)  # fmt: skip
+        await self.sync_log.record(run)
+
+    async def _observe_lag(self, name: str) -> None:
+        high_water = (await self.store.cursor(name)).high_water
+        if high_water is not None:
+            lag = (datetime.now(UTC) - high_water).total_seconds()
+            self.metrics.cursor_lag.labels(name).set(max(lag, 0.0))
 
     async def backfill(
         self, name: str, since: datetime | None, on_page: OnPage | None = None
@@ -103,10 +149,20 @@ class PollerService:
         walk_name = name + BACKFILL_SUFFIX
         if not await self.store.take_lease(walk_name, poller.config.lease_seconds):
             raise LeaseLost(walk_name)
+        started = datetime.now(UTC)
+
+        async def page_log(_walk: Walk, seen: int, emitted: int, began: datetime) -> None:
+            nonlocal started
+            await self._log_run("backfill", poller, began, seen=seen, emitted=emitted)
+            started = datetime.now(UTC)
+
         try:
             start = begin(await self.store.cursor(walk_name), since)
-            walker = self._walker(poller, spare=True)
+            walker = self._walker(poller, spare=True, page_log=page_log)
             return await walker.walk(self._walk(poller, walk_name), start, on_page)
+        except RUN_ERRORS as exc:
+            await self._log_run("backfill", poller, started, error=describe_error(exc))
+            raise
         finally:
             await self.store.release_lease(walk_name)
 
@@ -131,7 +187,7 @@ class PollerService:
     async def _poll_logged(self, name: str) -> None:
         try:
             progress = await self.poll_once(name)
-        except (PollError, PublishError, LeaseLost) as exc:
+        except RUN_ERRORS as exc:
             failure: Exception = exc
         else:
             log.info("poll done", poller=name, seen=progress.seen, emitted=progress.emitted)
@@ -143,7 +199,7 @@ class PollerService:
         return Walk(name, config.name, config.source, poller.adapter, config.page_size,
                     config.lease_seconds)  # fmt: skip
 
-    def _walker(self, poller: _Poller, *, spare: bool) -> Walker:
+    def _walker(self, poller: _Poller, *, spare: bool, page_log: PageLog | None = None) -> Walker:
         bucket = poller.bucket
         reserve = self._settings.pollers.backfill_reserve_share
         acquire: Callable[[], Awaitable[float]] = _no_wait
@@ -155,7 +211,7 @@ class PollerService:
                 await hold_back(self._pool, bucket.bucket, 1.0)
                 return 0.0
 
-        return Walker(self.store, self._emitter, acquire, throttled)
+        return Walker(self.store, self._emitter, acquire, throttled, page_log)
 
 
 def _poller(pool: AsyncConnectionPool, config: PollerConfig) -> _Poller:
@@ -174,16 +230,25 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 
 @asynccontextmanager
 async def open_service(
-    settings: Settings, configs: dict[str, PollerConfig], holder: str | None = None
+    settings: Settings,
+    configs: dict[str, PollerConfig],
+    holder: str | None = None,
+    *,
+    registry: CollectorRegistry | None = None,
+    sink: AlertSink | None = None,
 ) -> AsyncIterator[PollerService]:
     """The service with its pool open and producer ready; closed on exit (the producer
-    flushed first)."""
+    flushed first). Metrics go to ``registry`` (default: a fresh one), alerts to ``sink``
+    (default: the log)."""
     pool = create_pool(settings.postgres, autocommit=True)
     await pool.open()
     producer = AsyncProducer(producer_config(settings.kafka, "pollers"))
     emitter = Emitter(producer, Topics(settings.kafka.topic_prefix).raw_webhooks)
     who = holder or settings.pollers.instance_id or default_holder()
-    service = PollerService(settings, pool, emitter, configs, who)
+    metrics = PollerMetrics.create(registry or CollectorRegistry())
+    service = PollerService(
+        settings, pool, emitter, configs, who, metrics=metrics, sink=sink or LoggingAlertSink()
+    )
     try:
         await service.prepare()
         yield service

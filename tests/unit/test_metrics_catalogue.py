@@ -15,7 +15,7 @@ DOC_METRIC = re.compile(r"`(hookline_[a-z0-9_]+)`")
 def test_every_metric_is_in_the_catalogue_and_every_entry_exists() -> None:
     in_code = {
         name
-        for package in ("hookline", "ingress", "processors", "connectors")
+        for package in ("hookline", "ingress", "processors", "connectors", "pollers")
         for path in (ROOT / package).rglob("*.py")
         for name in METRIC.findall(path.read_text())
     }
