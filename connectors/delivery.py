@@ -23,7 +23,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -45,6 +45,7 @@ from hookline.dead_letter import SourceRecord, build_context, send_dead_letter
 from hookline.kafka_clients import AsyncProducer
 from hookline.logs import get_logger
 from hookline.topics import Topics
+from hookline.tracing import Tracer, header, span
 from schemas.events import CloudEvent
 
 log = get_logger("hookline.connectors")
@@ -108,6 +109,7 @@ class Services:
     metrics: ConnectorMetrics
     alerter: Alerter
     draw: Callable[[], float]  # uniform in [0, 1): the backoff's jitter
+    tracer: Tracer = field(default_factory=Tracer)  # spans per delivery (hookline.tracing)
 
 
 class Deliverer:
@@ -116,7 +118,16 @@ class Deliverer:
         self._name = services.config.name
 
     async def deliver(self, item: Inbound, cache: dict[str, AppliedState]) -> Outcome:
-        """Take ``item`` to a durable outcome; ``cache`` holds the batch's applied states."""
+        """Take ``item`` to a durable outcome; ``cache`` holds the batch's applied states.
+
+        One span per attempt, continuing the record's ``traceparent`` header (else the
+        event's ``traceparent`` attribute): its log lines carry the trace id and the
+        destination's HTTP calls send the span's ``traceparent`` (connectors.http)."""
+        parent = header(item.record.headers) or (item.event.traceparent if item.event else None)
+        with span(self._s.tracer, f"deliver {self._name}", parent, kind="consumer"):
+            return await self._deliver(item, cache)
+
+    async def _deliver(self, item: Inbound, cache: dict[str, AppliedState]) -> Outcome:
         if item.retry is not None and item.retry.due_ms > time.time() * 1000:
             await self._send_retry(item, item.retry)  # woke up in a tier, not due yet
             return Outcome.RESCHEDULED

@@ -1,8 +1,10 @@
 """The HTTP client destinations call through: every call audited, measured and classified.
 
-Each call is logged once as structured JSON (event ``external call``): connector, method,
-URL without credentials, request headers with secrets masked, status, response body
-truncated to 1 KB, duration and error category. Its duration feeds
+The current span's W3C ``traceparent`` (hookline.tracing) is sent with every call made
+while delivering a change, unless the caller set one. Each call is logged once as
+structured JSON (event ``external call``, with the span's ``trace_id``): connector,
+method, URL without credentials, request headers with secrets masked, status, response
+body truncated to 1 KB, duration and error category. Its duration feeds
 ``hookline_connector_call_duration_seconds``. Responses and client exceptions are mapped
 onto the error tree by :mod:`connectors.errors`, the only place that decides; redirects
 are not followed. Rate-limit headers that vendors document are parsed into a
@@ -35,6 +37,8 @@ from connectors.errors import (
 from connectors.metrics import ConnectorMetrics
 from hookline.dead_letter import scrub
 from hookline.logs import get_logger
+from hookline.tracing import TRACEPARENT
+from hookline.tracing import current as current_trace
 
 log = get_logger("hookline.connectors.http")
 
@@ -89,7 +93,7 @@ class HttpClient:
         """Send one request (a ``json`` or a form-encoded ``form`` body); return the 2xx
         response or raise a DeliveryError. The body sent is never logged."""
         started = time.perf_counter()
-        call = _Call(self._connector, method, url, dict(headers or {}))
+        call = _Call(self._connector, method, url, _with_trace(headers))
         try:
             response = await self._send(call, json, form)
         except Exception as exc:
@@ -169,6 +173,15 @@ class _Call:
     method: str
     url: str
     headers: dict[str, str]
+
+
+def _with_trace(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The request's headers plus the current span's ``traceparent``, if any."""
+    sent = dict(headers or {})
+    trace = current_trace()
+    if trace is not None and not any(k.lower() == TRACEPARENT for k in sent):
+        sent[TRACEPARENT] = trace.header
+    return sent
 
 
 def _category(error: DeliveryError) -> Category:

@@ -41,6 +41,7 @@ from hookline.lag import LagMonitor, watch_lag
 from hookline.logs import get_logger
 from hookline.settings import Settings
 from hookline.topics import Topics
+from hookline.tracing import create_tracer
 
 log = get_logger("hookline.connectors")
 
@@ -70,6 +71,7 @@ async def open_connector(
             metrics=metrics,
             alerter=alerter,
             draw=random.random,
+            tracer=create_tracer(settings.tracing, f"hookline-connector-{config.name}"),
         )
         consumer = AsyncConsumer(_consumer_config(config, settings), config.name)
         stack.push_async_callback(consumer.close)

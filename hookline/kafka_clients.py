@@ -56,10 +56,12 @@ def security_config(settings: KafkaSettings) -> dict[str, Any]:
 
 def client_config(settings: KafkaSettings, client_suffix: str) -> dict[str, Any]:
     """What every client needs: the brokers, an id, the security settings (contains
-    secrets: never log it)."""
+    secrets: never log it), and librdkafka's log lines through the ``hookline.kafka``
+    logger (JSON like every line, hookline.logs) instead of raw text on stderr."""
     return {
         "bootstrap.servers": settings.bootstrap_servers,
         "client.id": f"{settings.client_id}-{client_suffix}",
+        "logger": logging.getLogger("hookline.kafka"),
         **security_config(settings),
     }
 

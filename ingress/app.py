@@ -32,6 +32,7 @@ from hookline.logs import get_logger
 from hookline.metrics import metrics_handler, new_registry
 from hookline.settings import Settings
 from hookline.topics import Topics
+from hookline.tracing import TRACEPARENT, TraceParent, Tracer, create_tracer, span
 from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
 from ingress.providers import REGISTRY
 from ingress.providers.base import RawRequest, SignatureError, SourceConfig
@@ -42,6 +43,7 @@ SOURCES = web.AppKey("sources", dict[str, SourceConfig])
 METRICS = web.AppKey("metrics", IngressMetrics)
 PUBLISHER = web.AppKey("publisher", Publisher)
 METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
+TRACER = web.AppKey("tracer", Tracer)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _READ_CHUNK = 65536
@@ -66,15 +68,19 @@ def error_response(status: int, code: str, message: str, **headers: str) -> web.
 
 
 async def receive_webhook(request: web.Request) -> web.Response:
-    """Whatever fails answers JSON: a client never sees a traceback or a secret."""
-    try:
-        return await _receive_webhook(request)
-    except Exception:
-        log.exception("unhandled error", path=request.path)
-        return error_response(500, "internal_error", "internal error")
+    """Whatever fails answers JSON: a client never sees a traceback or a secret. The
+    request is one span, continuing the provider's ``traceparent`` when valid; every log
+    line of the request carries its trace id."""
+    parent = request.headers.get(TRACEPARENT)
+    with span(request.app[TRACER], "receive webhook", parent, kind="server") as trace:
+        try:
+            return await _receive_webhook(request, trace)
+        except Exception:
+            log.exception("unhandled error", path=request.path)
+            return error_response(500, "internal_error", "internal error")
 
 
-async def _receive_webhook(request: web.Request) -> web.Response:
+async def _receive_webhook(request: web.Request, trace: TraceParent) -> web.Response:
     app = request.app
     metrics = app[METRICS]
     name = request.match_info["source"]
@@ -83,7 +89,7 @@ async def _receive_webhook(request: web.Request) -> web.Response:
         metrics.requests.labels(UNKNOWN_SOURCE, "404").inc()
         return error_response(404, "unknown_source", "no webhook source is configured at this path")
     with metrics.in_flight.track_inprogress():
-        response = await _handle_source(request, source)
+        response = await _handle_source(request, source, trace)
     if response.status == 200:
         metrics.for_source(name).accepted.inc()
     else:
@@ -91,7 +97,9 @@ async def _receive_webhook(request: web.Request) -> web.Response:
     return response
 
 
-async def _handle_source(request: web.Request, source: SourceConfig) -> web.Response:
+async def _handle_source(
+    request: web.Request, source: SourceConfig, trace: TraceParent
+) -> web.Response:
     app = request.app
     settings, metrics = app[SETTINGS].ingress, app[METRICS]
     request_id = _request_id(request)
@@ -117,7 +125,7 @@ async def _handle_source(request: web.Request, source: SourceConfig) -> web.Resp
     started = time.perf_counter()
     try:
         async with asyncio.timeout(settings.publish_timeout_seconds):
-            await app[PUBLISHER].publish(webhook, request_id, received_at)
+            await app[PUBLISHER].publish(webhook, request_id, received_at, trace)
     except (PublishError, TimeoutError) as exc:
         metrics.publish_failures.labels(source.name).inc()
         log.warning("publish failed", source=source.name, request_id=request_id, error=str(exc))
@@ -131,11 +139,14 @@ async def _handle_source(request: web.Request, source: SourceConfig) -> web.Resp
     per_source.publish_latency.observe(time.perf_counter() - started)
     per_source.published.inc(len(webhook.events))
     per_source.body_bytes.observe(len(body))
+    event_ids = [e.event_id for e in webhook.events]
+    # The line that ties the provider's event IDs to the trace followed downstream.
+    log.info("webhook accepted", source=source.name, event_ids=event_ids, request_id=request_id)
     return json_response(
         {
             "status": "accepted",
             "source": source.name,
-            "event_ids": [e.event_id for e in webhook.events],
+            "event_ids": event_ids,
             "request_id": request_id,
         }
     )
@@ -222,6 +233,7 @@ def create_app(
     app[METRICS] = IngressMetrics(registry)
     app[METRICS_REGISTRY] = registry
     app[REQUEST_IDS] = RequestIds()
+    app[TRACER] = create_tracer(settings.tracing, "hookline-ingress")
     app.router.add_post("/webhooks/{source}", receive_webhook)
     app.router.add_post("/webhooks/{source}/", receive_webhook)
     app.router.add_get("/healthz", healthz)
@@ -256,3 +268,4 @@ async def _kafka_producer(app: web.Application) -> AsyncIterator[None]:
     )
     if remaining:
         log.error("records left unacknowledged at shutdown", records=remaining)
+    app[TRACER].shutdown()  # exports the spans still batched

@@ -5,7 +5,8 @@ Only :class:`VerifiedWebhook` is accepted. Each event becomes one record:
 - key ``{source}:{event_id}``: every redelivery of an event lands on one partition;
 - value: the event's bytes, unchanged;
 - headers: ``hookline-*`` metadata (source, provider, event ID and type, received-at,
-  request ID) and ``content-type``. Never a signature or a secret.
+  request ID), ``content-type`` and the request's W3C ``traceparent`` (hookline.tracing).
+  Never a signature or a secret.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 from hookline.kafka_clients import AsyncProducer, Delivered
 from hookline.logs import get_logger
 from hookline.topics import Topics
+from hookline.tracing import TraceParent, kafka_headers
 from ingress.providers.base import VerifiedWebhook, WebhookEvent
 from schemas.raw import RawHeaders
 
@@ -60,7 +62,11 @@ class Publisher:
         return self.producer.queue_length()
 
     async def publish(
-        self, webhook: VerifiedWebhook, request_id: str, received_at: datetime
+        self,
+        webhook: VerifiedWebhook,
+        request_id: str,
+        received_at: datetime,
+        trace: TraceParent | None = None,
     ) -> list[Delivered]:
         """Resolve once Kafka acknowledged every event of the webhook (``acks=all``).
 
@@ -72,7 +78,7 @@ class Publisher:
                 self._topic,
                 value=event.body,
                 key=record_key(webhook.source, event),
-                headers=_headers(webhook, event, request_id, received_at),
+                headers=_headers(webhook, event, request_id, received_at) + kafka_headers(trace),
             )
             for event in webhook.events
         ]

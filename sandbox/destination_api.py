@@ -14,8 +14,8 @@ honours idempotency keys behaves (Stripe-style):
 - ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` on every answer when ``rate_limit``
   is set (a fixed window).
 
-It records every call (time, entity, key, status) and every *effective write* (a write
-performed, at most one per idempotency key), and counts *regressions*: writes whose
+It records every call (time, entity, key, status, request headers) and every *effective
+write* (a write performed, at most one per idempotency key), and counts *regressions*: writes whose
 ``X-Hookline-Version`` is older than the version the entity already has.
 """
 
@@ -49,6 +49,7 @@ class Call:
     key: str
     status: int
     replay: bool
+    headers: dict[str, str] = field(default_factory=dict)  # as received (tests read them)
 
 
 class FakeDestinationApi:
@@ -183,7 +184,10 @@ class FakeDestinationApi:
     def _record(
         self, request: web.Request, entity: str, key: str, status: int, *, replay: bool
     ) -> None:
-        self.calls.append(Call(time.monotonic(), request.method, entity, key, status, replay))
+        headers = dict(request.headers)
+        self.calls.append(
+            Call(time.monotonic(), request.method, entity, key, status, replay, headers)
+        )
 
 
 async def serve(port: int, host: str = "127.0.0.1") -> None:

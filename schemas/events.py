@@ -270,6 +270,14 @@ class CloudEvent(_Model):
     provider: str = Field(description="Extension: provider type, e.g. 'shopify'.")
     providereventtype: str = Field(description="Extension: the provider's event type.")
     providereventid: str = Field(description="Extension: the provider's event ID.")
+    traceparent: str | None = Field(
+        None,
+        pattern=r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+        description="Extension (CloudEvents Distributed Tracing): the W3C traceparent of "
+        "the processor's span for this event, continuing the webhook's trace from the "
+        "ingress; the same value as the record's 'traceparent' header. Absent when the "
+        "event was not written by the processors.",
+    )
     data: Entity
 
     @property
