@@ -241,9 +241,12 @@ def run(
     shopify_port: Annotated[
         int, typer.Option(min=0, help="Port of the stand-in Shopify shop; 0: none.")
     ] = 8092,
+    telegram_port: Annotated[
+        int, typer.Option(min=0, help="Port of the stand-in Telegram Bot API; 0: none.")
+    ] = 8093,
 ) -> None:
     """Run the whole pipeline in the foreground with the stand-ins its flows deliver to
-    (launcher/demo_config/connectors.toml); Ctrl-C stops it."""
+    and its alerts go to (launcher/demo_config/connectors.toml); Ctrl-C stops it."""
     from launcher.demo_config import demo_environ
     from launcher.supervisor import supervise
 
@@ -253,6 +256,7 @@ def run(
         "demo-api": ("sandbox.destination_api", demo_api_port),
         "hubspot": ("sandbox.hubspot", hubspot_port),
         "shopify": ("sandbox.shopify", shopify_port),
+        "telegram": ("sandbox.telegram", telegram_port),
     }
     commands: dict[str, list[str]] = {
         name: [sys.executable, "-m", module, str(port)]
@@ -267,7 +271,8 @@ def run(
     if demo_traffic:
         url = f"http://{settings.ingress.host}:{settings.ingress.port}"
         commands["demo"] = [*me, "demo", "--url", url, "--rate", str(demo_rate)]
-    raise typer.Exit(supervise(commands, demo_environ(settings, os.environ)))
+    ports = {"hubspot": hubspot_port, "shopify": shopify_port, "telegram": telegram_port}
+    raise typer.Exit(supervise(commands, demo_environ(settings, os.environ, ports)))
 
 
 def main() -> None:

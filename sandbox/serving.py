@@ -16,8 +16,15 @@ class StandIn(Protocol):
     async def close(self) -> None: ...
 
 
+async def _health(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
 async def listen(app: web.Application, port: int, host: str) -> tuple[web.AppRunner, str]:
-    """Start ``app`` on ``host:port`` (0: any free port); its runner and base URL."""
+    """Start ``app`` on ``host:port`` (0: any free port); its runner and base URL. Every
+    stand-in also answers ``GET /_health`` with 200 once listening (a health check's
+    probe; no vendor API has this path)."""
+    app.router.add_get("/_health", _health)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

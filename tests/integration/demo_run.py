@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hookline.settings import PostgresSettings, Settings
-from sandbox import hubspot, shopify
+from launcher.demo_config import DEMO_PORTS, demo_secrets
+from sandbox import hubspot, shopify, telegram
 from tests.conftest import ROOT
 from tests.integration.processor_worker import free_port
 
 DEMO_CONFIG = ROOT / "launcher" / "demo_config"
 #: the stand-ins' tokens, which `hookline run` configures: never to be seen in its output
-TOKENS = (hubspot.PRIVATE_TOKEN, shopify.TOKEN)
+TOKENS = (hubspot.PRIVATE_TOKEN, shopify.TOKEN, telegram.TOKEN)
 
 
 def metric_total(port: int, name: str, **labels: str) -> float:
@@ -55,8 +56,8 @@ class DemoRun:
 def demo_env(
     settings: Settings, database: PostgresSettings, tmp_path: Path, ports: dict[str, int]
 ) -> dict[str, str]:
-    """The demo's environment with this test's topics, database, state and ports."""
-    (tmp_path / "connectors.toml").write_text(flows_config(ports["hubspot"], ports["shopify"]))
+    """The demo's environment with this test's topics, database, state and ports (the
+    stand-ins' URLs: `hookline run` sets them from its --<stand-in>-port options)."""
     return {
         **os.environ,
         "HOOKLINE_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
@@ -67,22 +68,23 @@ def demo_env(
         "HOOKLINE_INGRESS__SOURCES_FILE": str(DEMO_CONFIG / "sources.toml"),
         "HOOKLINE_PROCESSORS__WEB_PORT": str(ports["processors"]),
         "HOOKLINE_PROCESSORS__DATA_DIR": str(tmp_path / "state"),
-        "HOOKLINE_CONNECTORS__CONFIG_FILE": str(tmp_path / "connectors.toml"),
+        "HOOKLINE_CONNECTORS__CONFIG_FILE": str(DEMO_CONFIG / "connectors.toml"),
         "HOOKLINE_CONNECTORS__METRICS_PORT": str(ports["connectors"]),
         "HOOKLINE_LOG__FORMAT": "json",
     }
 
 
-def flows_config(hubspot_port: int, shopify_port: int) -> str:
-    """The packaged flows config (launcher/demo_config/connectors.toml) with the stand-ins
-    on these ports."""
-    text = (DEMO_CONFIG / "connectors.toml").read_text()
-    text = text.replace("127.0.0.1:8091", f"127.0.0.1:{hubspot_port}")
-    return text.replace("127.0.0.1:8092", f"127.0.0.1:{shopify_port}")
+def flows_secrets(ports: dict[str, int]) -> dict[str, str]:
+    """The environment that points the packaged flows config
+    (launcher/demo_config/connectors.toml) at stand-ins on these ports (by name)."""
+    return {f"HOOKLINE_SECRETS__{k.upper()}": v for k, v in demo_secrets(ports).items()}
 
 
 FLOW_CONNECTORS = ("shop", "crm", "warehouse")  # launcher/demo_config/connectors.toml
-SERVICES = ("ingress", "ingress_metrics", "processors", "connectors", "hubspot", "shopify")
+SERVICES = (
+    *("ingress", "ingress_metrics", "processors", "connectors"),
+    *("hubspot", "shopify", "telegram"),
+)
 
 
 def free_ports() -> dict[str, int]:
@@ -95,7 +97,8 @@ def run_demo_until_applied(
     """Run `hookline run` until the connectors applied ``applied`` changes, each of the
     flows' connectors at least one (at most two minutes), then Ctrl-C it and wait."""
     argv = [sys.executable, "-m", "launcher.cli", "run", "--demo-rate", "10"]
-    argv += ["--hubspot-port", str(ports["hubspot"]), "--shopify-port", str(ports["shopify"])]
+    for stand_in in DEMO_PORTS:
+        argv += [f"--{stand_in}-port", str(ports[stand_in])]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -37,7 +37,7 @@ from sandbox.hubspot import FakeHubSpot
 from sandbox.shopify import TOKEN as SHOP_TOKEN
 from sandbox.shopify import FakeShopify
 from tests.conftest import ROOT
-from tests.integration.demo_run import DEMO_CONFIG, flows_config
+from tests.integration.demo_run import DEMO_CONFIG, flows_secrets
 from tests.integration.processor_worker import free_port
 
 T = TypeVar("T")
@@ -91,11 +91,11 @@ class Pipeline:
         return f"http://127.0.0.1:{self.ports['ingress']}"
 
     def start(self) -> None:
-        self.ports = {n: free_port() for n in ("ingress", "metrics", "processors", "connectors")}
-        config = self.tmp / "connectors.toml"
-        hubspot_port = int(self.fakes.hubspot.base_url.rsplit(":", 1)[1])
-        shop_port = int(self.fakes.shop.base_url.rsplit(":", 1)[1])
-        config.write_text(flows_config(hubspot_port, shop_port))
+        names = ("ingress", "metrics", "processors", "connectors", "telegram")
+        self.ports = {n: free_port() for n in names}
+        urls = {"hubspot": self.fakes.hubspot.base_url, "shopify": self.fakes.shop.base_url}
+        ports = {name: int(url.rsplit(":", 1)[1]) for name, url in urls.items()}
+        ports["telegram"] = self.ports["telegram"]  # alerts: nothing expected in these tests
         env = {
             **os.environ,
             "HOOKLINE_KAFKA__TOPIC_PREFIX": self.settings.kafka.topic_prefix,
@@ -106,8 +106,9 @@ class Pipeline:
             "HOOKLINE_INGRESS__SOURCES_FILE": str(DEMO_CONFIG / "sources.toml"),
             "HOOKLINE_PROCESSORS__WEB_PORT": str(self.ports["processors"]),
             "HOOKLINE_PROCESSORS__DATA_DIR": str(self.tmp / "state"),
-            "HOOKLINE_CONNECTORS__CONFIG_FILE": str(config),
+            "HOOKLINE_CONNECTORS__CONFIG_FILE": str(DEMO_CONFIG / "connectors.toml"),
             "HOOKLINE_CONNECTORS__METRICS_PORT": str(self.ports["connectors"]),
+            **flows_secrets(ports),
             "HOOKLINE_SECRETS__DEMO_HUBSPOT_TOKEN": self.fakes.hubspot.private_token,
             "HOOKLINE_SECRETS__DEMO_SHOPIFY_TOKEN": SHOP_TOKEN,
             "HOOKLINE_LOG__FORMAT": "json",

@@ -7,7 +7,8 @@ Only what Docker itself would change is mapped: service names to the local Kafka
 PostgreSQL (this test's topic prefix and database), container ports to free local ports,
 container paths (mounts, volumes, the image's working directory) to local directories.
 ``setup`` must exit 0; every long-running service must pass its own health check and keep
-running while the demo traffic reaches the stand-in CRM through the whole pipeline. A
+running while the demo traffic reaches the stand-ins (HubSpot, Shopify) through the whole
+pipeline. A
 service that would crash-loop in Compose fails here.
 """
 
@@ -196,19 +197,42 @@ def wait_healthy(
 
 
 def wait_for_demo_writes(local_map: LocalMap, started: list[Running]) -> None:
-    """The demo traffic, through ingress, processors and the connector, reaches demo-api;
-    meanwhile no service may exit."""
-    url = local_map.text("http://demo-api:8090/_stats")
+    """The demo traffic, through ingress, processors and the flows' connectors, reaches
+    the HubSpot stand-in (records found by its search API, with the env file's token) and
+    the Shopify stand-in (writes it counts); meanwhile no service may exit."""
+    env = next(r.service.environment for r in started if r.service.name == "connectors")
+    seen: dict[str, int] = {}
     deadline = time.monotonic() + DELIVERED_WITHIN_SECONDS
-    stats: dict[str, object] = {}
     while time.monotonic() < deadline:
         assert_none_exited(started)
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
-            stats = orjson.loads(response.read())
-        if stats.get("effective_writes"):
+        with contextlib.suppress(OSError):
+            seen = {"hubspot": hubspot_records(local_map, env), "shopify": shop_writes(local_map)}
+        if seen and all(seen.values()):
             return
         time.sleep(1)
-    pytest.fail(f"the demo-api received no write: {stats}")
+    pytest.fail(f"the stand-ins received no write: {seen}")
+
+
+def hubspot_records(local_map: LocalMap, env: dict[str, str]) -> int:
+    """Contacts, companies and deals in the HubSpot stand-in, as its search API counts."""
+    base = local_map.text(env["HOOKLINE_SECRETS__DEMO_HUBSPOT_URL"])
+    token = env["HOOKLINE_SECRETS__DEMO_HUBSPOT_TOKEN"]
+    total = 0
+    for kind in ("contacts", "companies", "deals"):
+        request = urllib.request.Request(
+            f"{base}/crm/v3/objects/{kind}/search",
+            data=b'{"limit": 1}',
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            total += int(orjson.loads(response.read())["total"])
+    return total
+
+
+def shop_writes(local_map: LocalMap) -> int:
+    url = local_map.text("http://shopify:8092/_stats")
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return int(orjson.loads(response.read())["effective_writes"])
 
 
 def assert_none_exited(started: list[Running]) -> None:
@@ -224,6 +248,6 @@ def test_the_local_map_leaves_no_container_address_behind(local_map: LocalMap) -
                 *local_map.environment(service.environment).values(),
             ]
         )
-        assert not re.search(r"\b(?:kafka|postgres|demo-api|ingress):\d", rendered)
+        assert not re.search(r"\b(?:kafka|postgres|hubspot|shopify|telegram|ingress):\d", rendered)
         assert "/etc/hookline" not in rendered
         assert WILDCARD not in rendered

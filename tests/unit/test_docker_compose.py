@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import SecretStr
 
+from connectors.config import load_connectors
 from hookline.settings import Settings
+from launcher.demo_config import demo_secrets
 from tests.compose_render import (
     Service,
     dockerfile_stages,
@@ -113,11 +116,55 @@ def test_every_long_running_service_has_a_health_check_on_its_listener() -> None
         "ingress": int(env["HOOKLINE_INGRESS__PORT"]),
         "processors": int(env["HOOKLINE_PROCESSORS__WEB_PORT"]),
         "connectors": int(env["HOOKLINE_CONNECTORS__METRICS_PORT"]),
-        "demo-api": 8090,
+        **STAND_INS,
     }
     assert {name: rendered[name].health_port for name in expected} == expected
-    assert "8090" in rendered["demo-api"].command
+    for name, port in STAND_INS.items():
+        assert rendered[name].command == ["python", "-m", f"sandbox.{name}", str(port), *ALL]
+        assert rendered["connectors"].depends_on[name] == "service_healthy"
     assert rendered["demo"].depends_on == {"ingress": "service_healthy"}
+
+
+#: the demo's stand-ins (sandbox/<name>.py) -> their port in the Compose network
+STAND_INS = {"hubspot": 8091, "shopify": 8092, "telegram": 8093}
+ALL = ["--host", "0.0.0.0"]  # noqa: S104 - a container's listener
+
+
+def test_compose_runs_the_flows_of_make_run_from_the_same_file() -> None:
+    mounted = {target: source for s in services().values() for source, target in s.volumes}
+    assert mounted["/etc/hookline/connectors.toml"] == "./launcher/demo_config/connectors.toml"
+    assert services()["connectors"].environment["HOOKLINE_CONNECTORS__CONFIG_FILE"] == (
+        "/etc/hookline/connectors.toml"
+    )
+    assert not (ROOT / "deploy" / "connectors.toml").exists()  # no second copy to drift
+
+
+def test_the_env_file_points_the_flows_at_the_stand_ins_with_their_own_tokens() -> None:
+    env = services()["connectors"].environment
+    flows = ROOT / "launcher" / "demo_config" / "connectors.toml"
+    named = set(re.findall(r'"secret:([a-z0-9_]+)"', flows.read_text()))
+    for name, value in demo_secrets(STAND_INS).items():
+        if name in named:
+            expected = re.sub(r"127\.0\.0\.1:(\d+)", _service_by_port, value)
+            assert env[f"HOOKLINE_SECRETS__{name.upper()}"] == expected, name
+    connectors = load_connectors(flows, _secrets(env))
+    assert {c.destination.type for c in connectors.values()} == {
+        "hubspot",
+        "shopify",
+        "warehouse",
+    }
+
+
+def _service_by_port(match: re.Match[str]) -> str:
+    [name] = [n for n, port in STAND_INS.items() if port == int(match[1])]
+    return f"{name}:{match[1]}"
+
+
+def _secrets(env: dict[str, str]) -> dict[str, SecretStr]:
+    prefix = "HOOKLINE_SECRETS__"
+    return {
+        k.removeprefix(prefix).lower(): SecretStr(v) for k, v in env.items() if k.startswith(prefix)
+    }
 
 
 def test_one_env_file_configures_every_service_and_sets_every_secret_named() -> None:
@@ -142,9 +189,9 @@ def mounted_config_files() -> list[Path]:
 def test_services_reach_each_other_by_service_name_never_loopback() -> None:
     rendered = services()
     assert "http://ingress:8080" in rendered["demo"].command
-    connectors = tomllib.loads((ROOT / "deploy" / "connectors.toml").read_text())
-    destinations = [c["destination"] for c in connectors["connectors"].values()]
-    assert {d["base_url"] for d in destinations} == {"http://demo-api:8090"}
+    env = rendered["connectors"].environment
+    urls = {n: env[f"HOOKLINE_SECRETS__DEMO_{n.upper()}_URL"] for n in STAND_INS}
+    assert urls == {n: f"http://{n}:{port}" for n, port in STAND_INS.items()}
     for service in rendered.values():
         for value in service.environment.values():
             assert "127.0.0.1" not in value
