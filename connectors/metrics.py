@@ -38,6 +38,12 @@ SETTLED = frozenset(
 )
 
 
+#: How a conflict policy resolved a conflict (label values of ``conflicts``).
+CONFLICT_RESOLUTIONS = ("applied", "rejected", "held")
+#: Outcomes of a batch (label values of ``batches``; see connectors.runner.batch_outcome).
+BATCH_OUTCOMES = ("ok", "partial", "failed")
+
+
 class ConnectorMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.deliveries = Counter(
@@ -100,3 +106,15 @@ class ConnectorMetrics:
             ["connector", "kind", "sent"],
             registry=registry,
         )
+
+    def initialise(self, connector: str, policy: str) -> None:
+        """Create ``connector``'s failure series at 0 before anything fails: a labelled
+        counter otherwise appears at its first increment, which ``rate()`` cannot see,
+        and alert rules and dashboards would find no series."""
+        for outcome in Outcome:
+            self.deliveries.labels(connector, outcome.value)
+        for resolution in CONFLICT_RESOLUTIONS:
+            self.conflicts.labels(connector, policy, resolution)
+        for batch_outcome in BATCH_OUTCOMES:
+            self.batches.labels(connector, batch_outcome)
+        self.failed_batches_in_a_row.labels(connector).set(0)

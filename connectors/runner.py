@@ -67,7 +67,7 @@ class ConnectorRunner:
         self._abandoned = False
         self._throttled = False  # every partition paused because the buffer is full
         self._failed_batches = 0
-        services.metrics.failed_batches_in_a_row.labels(self._name).set(0)
+        services.metrics.initialise(self._name, services.config.conflict.policy)
         self._next_lag = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.assigned = asyncio.Event()  # set once the group gave this instance partitions

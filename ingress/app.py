@@ -231,6 +231,7 @@ def create_app(
     app[SETTINGS] = settings
     app[SOURCES] = dict(sources)
     app[METRICS] = IngressMetrics(registry)
+    app[METRICS].initialise(sources)
     app[METRICS_REGISTRY] = registry
     app[REQUEST_IDS] = RequestIds()
     app[TRACER] = create_tracer(settings.tracing, "hookline-ingress")

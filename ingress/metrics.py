@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from ingress.providers.base import SIGNATURE_REASONS
 
 UNKNOWN_SOURCE = "_unknown"
 
@@ -77,6 +79,15 @@ class IngressMetrics:
             "Connections answered 503 and closed because the worker held max_connections.",
             registry=registry,
         )
+
+    def initialise(self, sources: Iterable[str]) -> None:
+        """Create every source's failure series at 0 before anything fails: a labelled
+        counter otherwise appears at its first increment, which ``rate()`` cannot see,
+        and alert rules and dashboards would find no series."""
+        for source in sources:
+            self.publish_failures.labels(source)
+            for reason in SIGNATURE_REASONS:
+                self.verification_failures.labels(source, reason)
 
     def watch_connections(self, open_connections: Callable[[], int]) -> None:
         self.connections_open.set_function(open_connections)
