@@ -19,10 +19,12 @@ attempt and every re-delivery of a change carries the same key.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,7 +36,7 @@ from connectors.backoff import retry_delay, should_retry
 from connectors.breaker import BreakerGate, Permit
 from connectors.config import ConnectorConfig
 from connectors.conflicts import AppliedState, Judgement, Verdict, judge
-from connectors.destinations.base import Applied, Change, Destination
+from connectors.destinations.base import Applied, Change, Destination, identity_of, observes
 from connectors.errors import DeliveryError, PermanentError, RetriableError
 from connectors.metrics import ConnectorMetrics, Outcome
 from connectors.ratelimit import TokenBucket
@@ -50,6 +52,8 @@ from schemas.events import CloudEvent
 
 log = get_logger("hookline.connectors")
 
+#: Outcomes after which a change's subject state is known (not stale, not pending).
+_HEARD = frozenset({Outcome.APPLIED, Outcome.SKIPPED_UNCHANGED, Outcome.CONFLICT})
 _KEY_NAMESPACE = uuid.UUID("0c4b9a52-6f1e-4d3a-8b7c-2e5f9d1a3c60")  # fixed: keys depend on it
 _SOURCE_PREFIX = "/hookline/"
 
@@ -95,6 +99,27 @@ class Inbound:
             return cls(record, None, f"{exc.error_count()} validation errors", retry)
 
 
+class KeyLocks:
+    """One asyncio lock per key, kept while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            users = self._locks[key][1] - 1
+            if users:
+                self._locks[key] = (lock, users)
+            else:
+                del self._locks[key]
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     """What a connector instance's deliveries share."""
@@ -116,6 +141,7 @@ class Deliverer:
     def __init__(self, services: Services) -> None:
         self._s = services
         self._name = services.config.name
+        self._locks = KeyLocks()
 
     async def deliver(self, item: Inbound, cache: dict[str, AppliedState]) -> Outcome:
         """Take ``item`` to a durable outcome; ``cache`` holds the batch's applied states.
@@ -135,28 +161,92 @@ class Deliverer:
         if event is None:
             error = PermanentError(f"not a CloudEvent: {item.problem}")
             return await self._dead_letter(item, error, stage="decode")
+        destination = self._s.destination
         try:
-            if not self._s.destination.wants(event):
+            own = not destination.wants(event)
+            if own and not observes(destination, event):
                 return Outcome.SKIPPED_UNWANTED
-            prior = cache.get(event.subject)
-            change = self._change(event, prior)
+            change = self._change(event, cache.get(event.subject))
+            identity = identity_of(destination, change)
         except Exception as exc:  # a mapping bug must not stop the connector on this record
             error = PermanentError(f"{type(exc).__name__}: {exc}")
             return await self._dead_letter(item, error, stage="transform")
+        if identity == change.entity_key:  # the runner delivers one subject at a time
+            return await self._settle(item, change, change, own, cache)
+        # Changes of one person arrive under several subjects: one at a time per identity.
+        async with self._locks.hold(identity):
+            if identity not in cache:
+                cache.update(await self._s.states.load([identity]))
+            keyed = replace(change, entity_key=identity)
+            return await self._settle(item, change, keyed, own, cache)
+
+    async def _settle(
+        self,
+        item: Inbound,
+        change: Change,
+        keyed: Change,
+        own: bool,
+        cache: dict[str, AppliedState],
+    ) -> Outcome:
+        """Judge ``keyed`` (``change`` under its identity) and act; ``own``: a change of
+        the destination's own system, observed, not pushed (unless a conflict says so)."""
+        prior = cache.get(keyed.entity_key)
+        conflict = self._s.config.conflict
         judgement = judge(
-            prior, change.state_hash, change.version, change.source, self._s.config.conflict
+            prior,
+            keyed.state_hash,
+            keyed.version,
+            keyed.source,
+            conflict,
+            incoming_state=keyed.state,
         )
-        if judgement.conflict:
-            self._log_conflict(change, prior, judgement)
-        outcome = await self._act(item, change, prior, judgement.verdict)
-        if outcome is Outcome.APPLIED:
-            cache[change.entity_key] = AppliedState(
-                change.state_hash, change.version, change.source, dict(change.state)
-            )
+        if judgement.conflict and prior is not None:
+            await self._conflict(change, keyed, prior, judgement)
+        if own:
+            outcome = await self._observe(item, keyed, prior, judgement)
+        else:
+            outcome = await self._act(item, keyed, prior, judgement.verdict)
+        applied = AppliedState(keyed.state_hash, keyed.version, keyed.source, dict(keyed.state))
+        if outcome is Outcome.APPLIED or (own and judgement.verdict is Verdict.APPLY):
+            cache[keyed.entity_key] = applied
         elif outcome is Outcome.SKIPPED_UNCHANGED and prior is not None:
-            newest = max(change.version, prior.version or change.version)
-            cache[change.entity_key] = replace(prior, version=newest)
+            newest = max(keyed.version, prior.version or keyed.version)
+            cache[keyed.entity_key] = replace(prior, version=newest)
+        if keyed is not change and outcome in _HEARD:
+            await self._remember_subject(change, cache)
         return outcome
+
+    async def _remember_subject(self, change: Change, cache: dict[str, AppliedState]) -> None:
+        """Keep what this subject's source said, whatever the identity's verdict: the base
+        its next partial change merges onto."""
+        known = cache.get(change.entity_key)
+        if known is not None and known.state_hash == change.state_hash:
+            return
+        await self._s.states.save(change)
+        cache[change.entity_key] = AppliedState(
+            change.state_hash, change.version, change.source, dict(change.state)
+        )
+
+    async def _observe(
+        self, item: Inbound, change: Change, prior: AppliedState | None, judgement: Judgement
+    ) -> Outcome:
+        """The destination's own change: it holds this state already. Recorded (outcome
+        skipped_unchanged), unless a conflict's policy says otherwise: a winning own
+        change is pushed (it may have been overwritten by the loser in the meantime), a
+        losing one makes the winner's state be pushed back."""
+        verdict = judgement.verdict
+        if verdict in (Verdict.UNCHANGED, Verdict.STALE, Verdict.HOLD):
+            return await self._act(item, change, prior, verdict)
+        if verdict is Verdict.REJECT:
+            if prior is None or prior.state is None:
+                return Outcome.CONFLICT
+            winner = replace(change, state=prior.state, state_hash=prior.state_hash)
+            outcome = await self._push(item, winner, save=False)
+            return Outcome.CONFLICT if outcome is Outcome.APPLIED else outcome
+        if judgement.conflict:
+            return await self._push(item, change)
+        await self._s.states.save(change)
+        return Outcome.SKIPPED_UNCHANGED
 
     async def _act(
         self, item: Inbound, change: Change, prior: AppliedState | None, verdict: Verdict
@@ -167,11 +257,8 @@ class Deliverer:
             return Outcome.SKIPPED_UNCHANGED
         if verdict is Verdict.STALE:
             return Outcome.SKIPPED_STALE
-        if verdict is Verdict.REJECT:
-            return Outcome.CONFLICT
-        if verdict is Verdict.HOLD and prior is not None:
-            await self._s.states.hold_conflict(change, prior, self._s.config.conflict.policy)
-            return Outcome.CONFLICT
+        if verdict in (Verdict.REJECT, Verdict.HOLD):
+            return Outcome.CONFLICT  # recorded in conflicts by _conflict
         return await self._push(item, change)
 
     def _change(self, event: CloudEvent, prior: AppliedState | None) -> Change:
@@ -192,7 +279,7 @@ class Deliverer:
             patch=patch,
         )
 
-    async def _push(self, item: Inbound, change: Change) -> Outcome:
+    async def _push(self, item: Inbound, change: Change, save: bool = True) -> Outcome:
         key = idempotency_key(self._name, change.event_id)
         gate = self._s.gate
         while True:
@@ -207,7 +294,8 @@ class Deliverer:
                 gate.breaker.release(permit)
                 raise
             gate.breaker.record_success(permit)
-            await self._s.states.save(change)
+            if save:
+                await self._s.states.save(change)
             if applied is not None and applied.rate_limit is not None and self._s.limiter:
                 await self._s.limiter.observe(applied.rate_limit)
             return Outcome.APPLIED
@@ -298,9 +386,11 @@ class Deliverer:
         await self._s.alerter.alert(Alert(self._name, "dead_letter", summary, details))
         return Outcome.DEAD_LETTERED
 
-    def _log_conflict(
-        self, change: Change, prior: AppliedState | None, judgement: Judgement
+    async def _conflict(
+        self, change: Change, keyed: Change, prior: AppliedState, judgement: Judgement
     ) -> None:
+        """Log, count and record a conflict (``conflicts``: held ones open, the others
+        with how the policy resolved them)."""
         policy = self._s.config.conflict.policy
         resolution = {Verdict.APPLY: "applied", Verdict.REJECT: "rejected"}.get(
             judgement.verdict, "held"
@@ -314,7 +404,9 @@ class Deliverer:
             resolution=resolution,
             incoming_source=change.source,
             incoming_version=change.version.isoformat(),
-            applied_source=prior.source if prior else None,
-            applied_version=prior.version.isoformat() if prior and prior.version else None,
+            applied_source=prior.source,
+            applied_version=prior.version.isoformat() if prior.version else None,
             event_id=change.event_id,
         )
+        status = "open" if resolution == "held" else resolution
+        await self._s.states.hold_conflict(keyed, prior, policy, status)

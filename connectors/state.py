@@ -6,8 +6,11 @@
   writer cannot roll it back. An unchanged state seen at a newer version advances the
   version only. Saves are group-committed: those requested while one is being written
   go together in the next transaction (one WAL flush instead of one each).
-- ``conflicts``: changes held by the manual-review policy, with both versions; one row
-  per (connector, CloudEvent id), so a re-delivered change is recorded once.
+- ``conflicts``: every conflict with both versions (``current_state``: the state applied,
+  ``incoming``: the change), one row per (connector, CloudEvent id), so a re-delivered
+  change is recorded once. ``status``: ``open`` for a change held by the manual-review
+  policy; ``applied`` (the incoming change won) or ``rejected`` (it lost) for one the
+  policy resolved, with ``resolved_at``.
 - ``sync_runs``: one row per batch (sources, destination, record count, outcome,
   duration, counts by outcome).
 """
@@ -48,8 +51,9 @@ UPDATE connector_entity_state SET version = %s
 WHERE connector = %s AND entity_key = %s AND (version IS NULL OR version < %s)
 """
 _HOLD = """
-INSERT INTO conflicts (connector, entity_key, policy, current_state, incoming, event_id)
-VALUES (%s, %s, %s, %s, %s, %s)
+INSERT INTO conflicts
+    (connector, entity_key, policy, current_state, incoming, event_id, status, resolved_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, CASE WHEN %s = 'open' THEN NULL ELSE now() END)
 ON CONFLICT (connector, event_id) DO NOTHING
 """
 _RUN = """
@@ -145,7 +149,9 @@ class StateStore:
         async with self._pool.connection() as conn:
             await conn.execute(_ADVANCE, key)
 
-    async def hold_conflict(self, change: Change, prior: AppliedState, policy: str) -> None:
+    async def hold_conflict(
+        self, change: Change, prior: AppliedState, policy: str, status: str = "open"
+    ) -> None:
         current = {"source": prior.source, "version": prior.version, "state": prior.state}
         incoming = {"source": change.source, "version": change.version, "state": change.state}
         async with self._pool.connection() as conn:
@@ -158,6 +164,8 @@ class StateStore:
                     _json(_jsonable(current)),
                     _json(_jsonable(incoming)),
                     change.event_id,
+                    status,
+                    status,
                 ),
             )
 

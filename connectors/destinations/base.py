@@ -9,6 +9,27 @@ A destination knows its API, not Kafka. It answers three questions::
                                             RetriableError / PermanentError
                                             (connectors.errors: the error tree)
 
+Two optional hooks let a two-way sync judge conflicts across systems (the runner uses
+the defaults when a destination does not define them; see :func:`identity_of`,
+:func:`observes`)::
+
+    identity(change)        -> str          the key this connector tracks the entity under
+                                            (applied state, conflicts). Default: the
+                                            change's ``entity_key`` (its CloudEvent
+                                            subject). A destination keying people by a
+                                            natural key returns e.g. ``person:<email>``
+                                            (:func:`email_identity`), so a HubSpot
+                                            contact and a Shopify customer with one email
+                                            are one entity, whatever their source's IDs.
+    observes(event)         -> bool         an event the destination does not want to
+                                            push because it reports the destination's
+                                            own system (its source is the destination):
+                                            the runner records its state under the
+                                            identity as what the destination holds,
+                                            without a call, so a concurrent change from
+                                            another source is judged against it.
+                                            Default: False.
+
 The runner owns everything else: consuming, change detection, conflicts, retries, the
 circuit breaker, rate limits, dead letters, commits, audit. ``apply`` may be called again
 with the same key after a crash or a retry: the destination passes the key on (header,
@@ -80,6 +101,43 @@ class Destination(Protocol):
     def state_for(self, event: CloudEvent) -> dict[str, Any]: ...
 
     async def apply(self, change: Change, idempotency_key: str) -> Applied | None: ...
+
+
+def identity_of(destination: Destination, change: Change) -> str:
+    """The destination's ``identity`` hook, or the change's entity key."""
+    hook = getattr(destination, "identity", None)
+    return str(hook(change)) if hook is not None else change.entity_key
+
+
+def observes(destination: Destination, event: CloudEvent) -> bool:
+    """The destination's ``observes`` hook, or False."""
+    hook = getattr(destination, "observes", None)
+    return bool(hook(event)) if hook is not None else False
+
+
+def email_identity(change: Change, email_field: str = "email") -> str:
+    """``person:<email, trimmed, lower case>`` for a customer whose state knows its email;
+    otherwise the change's entity key (an email-less customer stays its source's own)."""
+    email = change.state.get(email_field) if change.family == "customer" else None
+    if isinstance(email, str) and email.strip():
+        return f"person:{email.strip().lower()}"
+    return change.entity_key
+
+
+class PeopleBothWays:
+    """The hooks of a destination syncing people both ways with another system: a
+    customer is tracked per email (:func:`email_identity`), and a customer change from
+    one of ``ignore_sources`` (this destination's own system, never pushed back to it) is
+    observed as what the system holds."""
+
+    ignore_sources: tuple[str, ...] = ()
+
+    def identity(self, change: Change) -> str:
+        return email_identity(change)
+
+    def observes(self, event: CloudEvent) -> bool:
+        source = event.source.removeprefix("/hookline/")
+        return event.family == "customer" and source in self.ignore_sources
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from connectors.destinations.base import (
     DestinationConfig,
     DestinationContext,
     DestinationSpec,
+    PeopleBothWays,
 )
 from connectors.errors import (
     DeliveryError,
@@ -152,10 +153,11 @@ class _StaticToken:
         """A private-app token cannot be refreshed: the 401 stands."""
 
 
-class HubSpot:
+class HubSpot(PeopleBothWays):
     def __init__(self, config: HubSpotConfig, http: HttpClient, tokens: Any) -> None:
         self._config = config
         self._http = http
+        self.ignore_sources = config.ignore_sources
         self._tokens: _StaticToken | OAuthTokens = tokens
         self._base = config.base_url.rstrip("/")
         self._batchers = {

@@ -59,6 +59,7 @@ from connectors.destinations.base import (
     DestinationConfig,
     DestinationContext,
     DestinationSpec,
+    PeopleBothWays,
 )
 from connectors.errors import PermanentError, RateLimitHint, RetriableError
 from connectors.http import HttpClient
@@ -131,10 +132,11 @@ class ShopifyConfig(DestinationConfig):
     )
 
 
-class Shopify:
+class Shopify(PeopleBothWays):
     def __init__(self, config: ShopifyConfig, http: HttpClient) -> None:
         self._config = config
         self._http = http
+        self.ignore_sources = config.ignore_sources
         self._url = f"{config.base_url.rstrip('/')}/admin/api/{config.api_version}/graphql.json"
         self.unlinked = 0  # payments seen without a Shopify order to update
 

@@ -300,26 +300,39 @@ def edit_customer(pipeline: Pipeline, email: str, values: dict[str, str]) -> Non
     pipeline.fakes.call(edit)
 
 
-def test_flow3_hubspot_and_shopify_customers_sync_both_ways_without_an_echo_loop(
-    pipeline: Pipeline,
-) -> None:
-    hubspot, shop = pipeline.fakes.hubspot, pipeline.fakes.shop
-    email = "c301@example.com"
+def linked_person(pipeline: Pipeline, number: int) -> Relay:
+    """A shop customer whose contact flow 2 created, both sides announced and quiet."""
+    shop = pipeline.fakes.shop
+    email = f"c{number}@example.com"
     pipeline.fakes.call(lambda: shop.store.customerSet(
         cast(Any, None), input={"email": email, "firstName": "Ada", "lastName": "Lovelace"},
         identifier={"email": email}))  # fmt: skip  # the shop's own customer
-    relay = Relay(pipeline, 301)
+    relay = Relay(pipeline, number)
     relay.announced["shopify"] = relay.customer()
-    shopify_customer(pipeline, 301, T0)  # flow 2 creates the contact
+    shopify_customer(pipeline, number, T0)  # flow 2 creates the contact
     pipeline.settle()
     relay.until_quiet()  # HubSpot announces the contact it created: nothing new for the shop
+    return relay
+
+
+def sync_calls(pipeline: Pipeline) -> tuple[int, int]:
+    """customerSet calls to the shop, contact upserts to HubSpot, so far."""
+    hubspot, shop = pipeline.fakes.hubspot, pipeline.fakes.shop
 
     def counts() -> tuple[int, int]:
         sets = sum("customerSet" in c.fields for c in shop.calls)
         upserts = sum(c.path.endswith("/contacts/batch/upsert") for c in hubspot.calls)
         return sets, upserts
 
-    before = pipeline.fakes.call(counts)
+    return pipeline.fakes.call(counts)
+
+
+def test_flow3_hubspot_and_shopify_customers_sync_both_ways_without_an_echo_loop(
+    pipeline: Pipeline,
+) -> None:
+    email = "c301@example.com"
+    relay = linked_person(pipeline, 301)
+    before = sync_calls(pipeline)
     webhooks = []
     for i in range(6):  # alternating edits: HubSpot's first name, the shop's last name
         if i % 2 == 0:
@@ -329,16 +342,59 @@ def test_flow3_hubspot_and_shopify_customers_sync_both_ways_without_an_echo_loop
         webhooks.append(relay.until_quiet())
         assert relay.contact()["firstname"] == relay.customer()["firstName"]
         assert relay.contact()["lastname"] == relay.customer()["lastName"]
-    after = pipeline.fakes.call(counts)
+    after = sync_calls(pipeline)
     # each edit: its own webhook and one echo from the other side, then silence
     assert webhooks == [2] * 6
-    # each edit: one customerSet and one contact upsert (the echo's: no effective write)
-    assert (after[0] - before[0], after[1] - before[1]) == (6, 6)
+    # each HubSpot edit: one customerSet; the echo of a shop edit (HubSpot announcing what
+    # it was given) matches what the shop connector saw the shop hold: no call. Contact
+    # upserts: one per shop edit, and one per echo of a HubSpot edit (the shop's view adds
+    # its address: an upsert writing nothing new)
+    assert (after[0] - before[0], after[1] - before[1]) == (3, 6)
     assert (relay.contact()["firstname"], relay.customer()["lastName"]) == ("H4", "S5")
     row = pipeline.rows(
         "SELECT first_name, last_name FROM warehouse.customers WHERE id = 'shopify:301'"
     )
     assert row == [{"first_name": "H4", "last_name": "S5"}]
+
+
+def test_flow3_near_simultaneous_edits_on_both_sides_are_decided_by_the_policy(
+    pipeline: Pipeline,
+) -> None:
+    """source_priority = ["hubspot", "shopify"], window 60 s: HubSpot's edit wins although
+    the shop's is 10 s newer; the loser is a conflict row; both sides end on the winner."""
+    email = "c302@example.com"
+    relay = linked_person(pipeline, 302)
+    before = sync_calls(pipeline)
+    edit_contact(pipeline, email, {"firstname": "Hubert"})
+    edit_customer(pipeline, email, {"firstName": "Shopper"})
+    relay.announced = {"hubspot": relay.contact(), "shopify": relay.customer()}
+    relay.clock += 1
+    edited = T0 + timedelta(minutes=relay.clock)
+    contact_id = str(relay.contact()["id"])
+    hubspot_changes(pipeline, contact_id, {"firstname": "Hubert"}, int(edited.timestamp() * 1000))
+    shopify_customer(pipeline, 302, edited + timedelta(seconds=10), first_name="Shopper")
+    pipeline.settle()
+    echoes = relay.until_quiet()  # fails if the two sides kept overwriting each other
+
+    assert (relay.contact()["firstname"], relay.customer()["firstName"]) == ("Hubert", "Hubert")
+    assert echoes <= 1  # at most the shop announcing the winner it was given
+    sets, upserts = (n - b for n, b in zip(sync_calls(pipeline), before, strict=True))
+    assert 1 <= sets <= 2  # the winner pushed (and pushed back once, by arrival order)
+    assert upserts <= 3
+    conflicts = pipeline.rows(
+        "SELECT connector, status, current_state, incoming FROM conflicts"
+        " WHERE entity_key = %s ORDER BY connector",
+        f"person:{email}",
+    )
+    assert conflicts, "the conflict was not recorded"
+    for row in conflicts:
+        assert row["status"] in ("applied", "rejected")
+        loser = row["incoming"] if row["status"] == "rejected" else row["current_state"]
+        winner = row["current_state"] if row["status"] == "rejected" else row["incoming"]
+        assert (loser["source"], winner["source"]) == ("shopify", "hubspot")
+    assert {row["connector"] for row in conflicts} <= {"crm", "shop"}
+    stored = pipeline.rows("SELECT first_name FROM warehouse.customers WHERE id = 'shopify:302'")
+    assert stored == [{"first_name": "Hubert"}]
 
 
 def test_flow4_telegram_message_lands_in_the_warehouse_messages_table(pipeline: Pipeline) -> None:

@@ -71,3 +71,26 @@ def test_changes_further_apart_than_the_window_are_not_concurrent() -> None:
 def test_source_priority_needs_its_list() -> None:
     with pytest.raises(ValueError, match="source_priority list"):
         ConflictConfig(policy="source_priority")
+
+
+def test_source_priority_lets_an_older_concurrent_change_of_the_higher_source_win() -> None:
+    windowed = ConflictConfig(
+        policy="source_priority", source_priority=("crm", "shop"), window_seconds=60
+    )
+    newer_shop_edit = applied("shop", seconds=10)
+    older_crm_edit = judge(newer_shop_edit, "h2", at(0), "crm", windowed)
+    assert older_crm_edit == Judgement(Verdict.APPLY, conflict=True)
+    # outside the window the older change is just stale
+    assert judge(applied("shop", seconds=90), "h2", at(0), "crm", windowed).verdict is (
+        Verdict.STALE
+    )
+
+
+def test_a_change_that_contradicts_no_field_of_the_applied_state_is_no_conflict() -> None:
+    prior = AppliedState("h1", at(0), "shop", {"email": "a@x", "name": "Ada", "city": "London"})
+    echo = {"email": "a@x", "name": "Ada", "phone": "+44"}  # adds a field, contradicts none
+    edit = {"email": "a@x", "name": "Grace"}
+    assert judge(prior, "h2", at(1), "crm", REVIEW, incoming_state=echo) == Judgement(Verdict.APPLY)
+    assert judge(prior, "h3", at(1), "crm", REVIEW, incoming_state=edit) == Judgement(
+        Verdict.HOLD, conflict=True
+    )
