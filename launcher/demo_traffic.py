@@ -10,7 +10,11 @@ pipeline's guarantees it also sends, now and then:
 
 - a **redelivery** of an earlier event (same event ID): the processors drop it (dedupe);
 - the **same state again** under a new event ID: the connectors skip it (change detection);
-- a request with a **wrong signature**: the ingress answers 401 and publishes nothing.
+- a request with a **wrong signature**: the ingress answers 401 and publishes nothing;
+- a Shopify customer whose **email HubSpot refuses** (no top-level domain; request 3, then
+  every :data:`MISTYPED_EVERY`): the warehouse stores it, the ``crm`` connector
+  dead-letters it with HubSpot's message, and the alert reaches the admin chat of the
+  Telegram stand-in.
 
 Loopback only; ``rate`` requests per second; stops after ``count`` requests (0: until
 interrupted).
@@ -55,6 +59,7 @@ DEMO_SHOP_ORDERS = min(40, DEMO_ORDERS)
 """The demo's Shopify orders and Stripe payments name orders 1..N: orders that exist in the
 demo's stand-in shop (``python -m sandbox.shopify PORT``); few, so entities repeat."""
 DEMO_CUSTOMERS = 7
+MISTYPED_EVERY = 500
 HUBSPOT_PORTAL = 62515
 
 
@@ -116,6 +121,19 @@ def shopify_customer(n: int, rng: random.Random) -> DemoRequest:
         "default_address": {"company": f"Demo Company {k % 3}", "city": "Berlin"},
     }
     return _shopify(body, rng.choice(["customers/create", "customers/update"]))
+
+
+def shopify_customer_mistyped(n: int, rng: random.Random) -> DemoRequest:
+    """A customer typed in with an email HubSpot refuses (``INVALID_EMAIL``)."""
+    k = DEMO_CUSTOMERS + n
+    body = {
+        **_buyer(k),
+        "email": f"buyer{k}@example",
+        "created_at": "2026-11-01T09:00:00+01:00",
+        "updated_at": _now_iso(),
+        "state": "enabled",
+    }
+    return _shopify(body, "customers/create")
 
 
 def stripe_payment(n: int, rng: random.Random) -> DemoRequest:
@@ -262,17 +280,19 @@ class DemoTraffic:
 
     def _next(self, n: int) -> tuple[str, DemoRequest, dict[str, str]]:
         roll = self._rng.random()
-        if self._sent and roll < 0.08:  # redelivery: same bytes, same headers, same event ID
+        mistyped = n % MISTYPED_EVERY == 3  # new and signed correctly: only HubSpot refuses it
+        if self._sent and roll < 0.08 and not mistyped:  # redelivery: same bytes and headers
             request, headers = self._rng.choice(self._sent)
             return "redelivery", request, headers
-        request = self._rng.choice(GENERATORS)(n, self._rng)
+        generate = shopify_customer_mistyped if mistyped else self._rng.choice(GENERATORS)
+        request = generate(n, self._rng)
         source = self._sources[request.source]
         secret = source.secrets[0].get_secret_value()
         extra = dict(request.extra)
         if source.provider == "hubspot":  # HubSpot signs the URL it posted to
             extra["url"] = f"{self._base_url}/webhooks/{request.source}"
         headers = REGISTRY[source.provider].sign(request.body, secret, time.time(), **extra)
-        if roll > 0.98:
+        if roll > 0.98 and not mistyped:
             return "bad_signature", request, {**headers, **_tamper(headers)}
         self._sent.append((request, headers))
         return "new", request, headers

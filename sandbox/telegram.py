@@ -165,8 +165,11 @@ _PARSERS = {"HTML": parse_html, "MarkdownV2": parse_markdown_v2}
 
 
 class FakeTelegram:
-    def __init__(self, token: str = TOKEN, messages_per_second: float = 1.0) -> None:
+    def __init__(
+        self, token: str = TOKEN, messages_per_second: float = 1.0, *, show: bool = False
+    ) -> None:
         self.token = token
+        self.show = show  # print each message sent: the admin chat of `make run`
         self.interval = 1.0 / messages_per_second
         self.calls: list[Call] = []
         self.messages: list[SentMessage] = []
@@ -214,6 +217,8 @@ class FakeTelegram:
         self._last_sent[chat] = time.monotonic()
         message = SentMessage(len(self.messages) + 1, chat, text, raw, mode)
         self.messages.append(message)
+        if self.show:
+            print(f"chat {chat} <- {text.replace(chr(10), ' / ')}", flush=True)  # one line
         result = {"message_id": message.message_id, "date": int(time.time()),
                   "chat": {"id": _chat_id(chat), "type": "private"}, "text": text}  # fmt: skip
         return 200, {"ok": True, "result": result}, {}
@@ -258,4 +263,4 @@ def _error(status: int, description: str) -> tuple[int, dict[str, Any], dict[str
 
 
 if __name__ == "__main__":
-    main("A local Telegram Bot API stand-in (sendMessage).", FakeTelegram)
+    main("A local Telegram Bot API stand-in (sendMessage).", lambda: FakeTelegram(show=True))

@@ -28,7 +28,7 @@ TOKENS = (hubspot.PRIVATE_TOKEN, shopify.TOKEN, telegram.TOKEN)
 def metric_total(port: int, name: str, **labels: str) -> float:
     """Sum of a metric's samples whose labels include ``labels``; 0 when unreachable."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             text = response.read().decode()
     except OSError:
         return 0.0
@@ -38,6 +38,14 @@ def metric_total(port: int, name: str, **labels: str) -> float:
         if match and all(f'{k}="{v}"' in match.group(1) for k, v in labels.items()):
             total += float(match.group(2))
     return total
+
+
+#: what the Telegram stand-in prints when an alert reaches the demo's admin chat
+ALERT_IN_CHAT = re.compile(r"^telegram +\| chat -1001234567890 <- .*dead_letter", re.MULTILINE)
+
+
+def alerted(log_path: Path) -> bool:
+    return bool(ALERT_IN_CHAT.search(log_path.read_text()))
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,9 @@ def run_demo_until_applied(
     env: dict[str, str], ports: dict[str, int], log_path: Path, applied: int = 5
 ) -> DemoRun:
     """Run `hookline run` until the connectors applied ``applied`` changes, each of the
-    flows' connectors at least one (at most two minutes), then Ctrl-C it and wait."""
+    flows' connectors at least one, and an alert reached the Telegram stand-in's chat (the
+    demo's mistyped customer, dead-lettered by the CRM) (at most two minutes), then Ctrl-C
+    it and wait."""
     argv = [sys.executable, "-m", "launcher.cli", "run", "--demo-rate", "10"]
     for stand_in in DEMO_PORTS:
         argv += [f"--{stand_in}-port", str(ports[stand_in])]
@@ -106,7 +116,9 @@ def run_demo_until_applied(
     try:
         deadline = time.monotonic() + 120
         by: dict[str, float] = dict.fromkeys(FLOW_CONNECTORS, 0.0)
-        while time.monotonic() < deadline and (sum(by.values()) < applied or 0 in by.values()):
+        while time.monotonic() < deadline and not (
+            sum(by.values()) >= applied and 0 not in by.values() and alerted(log_path)
+        ):
             assert process.poll() is None, log_path.read_text()[-3000:]
             by = {
                 name: metric_total(
