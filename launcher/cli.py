@@ -153,6 +153,21 @@ def backfill(
     typer.echo(f"backfill {poller}: {progress.seen} records read, {progress.emitted} emitted")
 
 
+@app.command("reconcile")
+def reconcile(
+    repair: Annotated[bool, typer.Option(help="Re-emit what differs from the truth.")] = False,
+) -> None:
+    """Compare the pollers file's [reconcile] pairs now; exit 1 when a pair failed."""
+    from pollers.main import reconcile as run_reconcile
+
+    results = run_reconcile(Settings(), repair)
+    for r in results:
+        outcome = r.error or f"{len(r.mismatches)} mismatches, {r.repaired} repaired"
+        typer.echo(f"{r.pair} {r.family}: {r.compared} compared, {outcome}")
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
 @app.command("demo")
 def demo(
     url: Annotated[str, typer.Option(help="The ingress base URL.")] = "http://127.0.0.1:8080",

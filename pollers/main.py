@@ -1,5 +1,6 @@
-"""Runs the scheduled pollers (``hookline pollers`` or ``python -m pollers``) and
-backfills (``hookline backfill``).
+"""Runs the scheduled pollers and reconciliation (``hookline pollers`` or ``python -m
+pollers``), backfills (``hookline backfill``) and one reconciliation (``hookline
+reconcile``).
 
 SIGTERM or SIGINT stops the pollers: a page in progress is abandoned before its cursor
 commit, so the next holder reads it again (its records deduped by key); leases are
@@ -21,6 +22,8 @@ from hookline.logs import configure_logging, get_logger
 from hookline.metrics import metrics_handler, new_registry
 from hookline.settings import Settings
 from pollers.config import PollerConfig, load_pollers
+from pollers.reconcile.config import ReconcileConfig, load_reconcile
+from pollers.reconcile.runner import PairResult
 from pollers.runner import Progress
 from pollers.service import open_service
 
@@ -31,21 +34,29 @@ def configured(settings: Settings) -> dict[str, PollerConfig]:
     return load_pollers(settings.pollers.config_file, settings.secrets)
 
 
+def reconciliation(settings: Settings) -> ReconcileConfig | None:
+    return load_reconcile(settings.pollers.config_file, settings.secrets)
+
+
 def run(settings: Settings) -> None:
     configure_logging(settings.log)
-    asyncio.run(serve(settings, configured(settings)))
+    asyncio.run(serve(settings, configured(settings), reconciliation(settings)))
 
 
-async def serve(settings: Settings, configs: dict[str, PollerConfig]) -> None:
+async def serve(
+    settings: Settings, configs: dict[str, PollerConfig], reconcile: ReconcileConfig | None = None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    log.info("pollers starting", pollers=sorted(configs))
+    log.info("pollers starting", pollers=sorted(configs), reconcile=reconcile is not None)
     registry = new_registry()
     site = await _metrics_site(settings, registry)
     try:
-        async with open_service(settings, configs, registry=registry) as service:
+        async with open_service(
+            settings, configs, registry=registry, reconcile=reconcile
+        ) as service:
             await service.run_scheduled(stop)
     finally:
         if site is not None:
@@ -76,6 +87,21 @@ def backfill(
     async def go() -> Progress:
         async with open_service(settings, {name: configs[name]}) as service:
             return await service.backfill(name, since, meter)
+
+    return asyncio.run(go())
+
+
+def reconcile(settings: Settings, repair: bool) -> list[PairResult]:
+    """One reconciliation of the pollers file's ``[reconcile]`` table, now (no lease: an
+    operator's run may overlap a scheduled one; both only read, and repairs are
+    idempotent)."""
+    config = reconciliation(settings)
+    if config is None:
+        raise KeyError("the pollers file has no [reconcile] table")
+
+    async def go() -> list[PairResult]:
+        async with open_service(settings, {}, reconcile=config) as service:
+            return await service.reconcile(repair)
 
     return asyncio.run(go())
 

@@ -17,6 +17,10 @@ the source, so it emits only what neither the poller nor an earlier backfill emi
 **Sync log** (:mod:`pollers.synclog`): every poll is one ``sync_runs`` row (kind
 ``poll``), every backfill page one (kind ``backfill``), a failed poll or backfill page a
 ``failed`` row with its error; three failures in a row alert through the sink.
+
+**Reconciliation** (:mod:`pollers.reconcile`): with a ``[reconcile]`` table, one more
+scheduled loop under the lease ``reconcile:<name>`` runs :meth:`Reconciler.run` every
+``interval_seconds`` (repairing when the config says ``repair = true``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
@@ -45,6 +50,9 @@ from pollers.base import PollError, SourceAdapter
 from pollers.config import PollerConfig
 from pollers.emitter import Emitter
 from pollers.metrics import PollerMetrics
+from pollers.reconcile.config import ReconcileConfig
+from pollers.reconcile.repair import Repairer
+from pollers.reconcile.runner import PairResult, Reconciler
 from pollers.runner import OnPage, PageLog, Progress, Walk, Walker, begin, poll_start
 from pollers.store import LeaseLost, PollStore
 from pollers.synclog import SyncLog, SyncRun, describe_error
@@ -62,6 +70,20 @@ def default_holder() -> str:
 
 def jittered(seconds: float, jitter: float) -> float:
     return seconds * (1 + random.uniform(-jitter, jitter))  # noqa: S311 - not security
+
+
+RECONCILE_LEASE_PREFIX = "reconcile:"
+
+
+@dataclass(frozen=True, slots=True)
+class _Schedule:
+    interval_seconds: float
+    jitter: float
+    lease_seconds: float
+
+    @classmethod
+    def of(cls, config: PollerConfig | ReconcileConfig) -> _Schedule:
+        return cls(config.interval_seconds, config.jitter, config.lease_seconds)
 
 
 @dataclass
@@ -82,6 +104,7 @@ class PollerService:
         *,
         metrics: PollerMetrics,
         sink: AlertSink,
+        reconciler: Reconciler | None = None,
     ) -> None:
         self._settings = settings
         self._pool = pool
@@ -91,6 +114,7 @@ class PollerService:
         self.metrics = metrics
         self.sync_log = SyncLog(pool, metrics, sink)
         self._raw_topic = Topics(settings.kafka.topic_prefix).raw_webhooks
+        self.reconciler = reconciler
 
     async def prepare(self) -> None:
         for poller in self._pollers.values():
@@ -101,6 +125,8 @@ class PollerService:
     async def close(self) -> None:
         for poller in self._pollers.values():
             await poller.adapter.close()
+        if self.reconciler is not None:
+            await self.reconciler.close()
 
     async def poll_once(self, name: str) -> Progress:
         """One poll of ``name`` (resuming a walk cut short); the caller holds its lease."""
@@ -167,22 +193,46 @@ class PollerService:
             await self.store.release_lease(walk_name)
 
     async def run_scheduled(self, stop: asyncio.Event) -> None:
-        """Poll every configured source on its schedule until ``stop`` is set."""
-        await asyncio.gather(*(self._schedule(name, stop) for name in self._pollers))
+        """Poll every configured source (and reconcile) on its schedule until ``stop``."""
+        loops = [
+            self._schedule(name, _Schedule.of(p.config), partial(self._poll_logged, name), stop)
+            for name, p in self._pollers.items()
+        ]
+        if self.reconciler is not None:
+            config = self.reconciler.config
+            lease = RECONCILE_LEASE_PREFIX + config.name
+            loops.append(self._schedule(lease, _Schedule.of(config), self._reconcile, stop))
+        await asyncio.gather(*loops)
 
-    async def _schedule(self, name: str, stop: asyncio.Event) -> None:
-        config = self._pollers[name].config
-        renew_every = config.lease_seconds / 3
-        next_poll = 0.0
+    async def _reconcile(self) -> None:
+        if self.reconciler is not None:
+            await self.reconcile(self.reconciler.config.repair)
+
+    async def reconcile(self, repair: bool) -> list[PairResult]:
+        """One reconciliation run now (none configured: nothing compared)."""
+        if self.reconciler is None:
+            return []
+        return await self.reconciler.run(repair=repair)
+
+    async def _schedule(
+        self,
+        lease: str,
+        every: _Schedule,
+        action: Callable[[], Awaitable[None]],
+        stop: asyncio.Event,
+    ) -> None:
+        """Run ``action`` every ``every.interval_seconds`` while holding ``lease``."""
+        renew_every = every.lease_seconds / 3
+        next_run = 0.0
         loop = asyncio.get_running_loop()
         while not stop.is_set():
-            held = await self.store.take_lease(name, config.lease_seconds)
-            if held and loop.time() >= next_poll:
-                await self._poll_logged(name)
-                next_poll = loop.time() + jittered(config.interval_seconds, config.jitter)
-            wait = min(renew_every, max(next_poll - loop.time(), 0.0)) if held else renew_every
+            held = await self.store.take_lease(lease, every.lease_seconds)
+            if held and loop.time() >= next_run:
+                await action()
+                next_run = loop.time() + jittered(every.interval_seconds, every.jitter)
+            wait = min(renew_every, max(next_run - loop.time(), 0.0)) if held else renew_every
             await _sleep_or_stop(stop, jittered(wait, 0.1) if not held else wait)
-        await self.store.release_lease(name)
+        await self.store.release_lease(lease)
 
     async def _poll_logged(self, name: str) -> None:
         try:
@@ -236,18 +286,26 @@ async def open_service(
     *,
     registry: CollectorRegistry | None = None,
     sink: AlertSink | None = None,
+    reconcile: ReconcileConfig | None = None,
 ) -> AsyncIterator[PollerService]:
     """The service with its pool open and producer ready; closed on exit (the producer
     flushed first). Metrics go to ``registry`` (default: a fresh one), alerts to ``sink``
-    (default: the log)."""
+    (default: the log); with ``reconcile``, ``service.reconciler`` runs it."""
     pool = create_pool(settings.postgres, autocommit=True)
     await pool.open()
     producer = AsyncProducer(producer_config(settings.kafka, "pollers"))
     emitter = Emitter(producer, Topics(settings.kafka.topic_prefix).raw_webhooks)
     who = holder or settings.pollers.instance_id or default_holder()
     metrics = PollerMetrics.create(registry or CollectorRegistry())
+    alerts = sink or LoggingAlertSink()
+    reconciler = None
+    if reconcile is not None:
+        topics = Topics(settings.kafka.topic_prefix)
+        repairer = Repairer(pool, producer, topics)
+        synclog = SyncLog(pool, metrics, alerts)
+        reconciler = Reconciler(reconcile, pool, repairer, synclog, metrics)
     service = PollerService(
-        settings, pool, emitter, configs, who, metrics=metrics, sink=sink or LoggingAlertSink()
+        settings, pool, emitter, configs, who, metrics=metrics, sink=alerts, reconciler=reconciler
     )
     try:
         await service.prepare()
