@@ -5,6 +5,7 @@ through the CRM connector until the stand-in matches the warehouse again."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -152,3 +153,26 @@ async def test_drift_in_the_crm_is_detected_and_repaired_from_the_warehouse(
         ("reconcile", "reconcile", "warehouse", "crm", 1, 1, 1, "ok"),
         ("reconcile", "reconcile", "warehouse", "crm", 1, 0, 0, "ok"),
     ]
+
+
+async def test_two_scheduled_instances_run_one_reconciliation(
+    connector_settings: Settings,
+) -> None:
+    live = connector_settings
+    systems = {"a": {"type": "warehouse"}, "b": {"type": "warehouse", "key": "email"}}
+    config = ReconcileConfig.model_validate(
+        {"interval_seconds": 3600, "systems": systems, "pairs": {"p": {"left": "a", "right": "b"}}}
+    )
+    sql = "SELECT connector, outcome FROM sync_runs WHERE kind = 'reconcile'"
+    stop = asyncio.Event()
+    async with (
+        open_service(live, {}, "one", reconcile=config) as one,
+        open_service(live, {}, "two", reconcile=config) as two,
+    ):
+        loops = asyncio.gather(one.run_scheduled(stop), two.run_scheduled(stop))
+        await until(lambda: bool(rows(live, sql)), what="a scheduled reconciliation")
+        holders = rows(live, "SELECT holder FROM poll_leases WHERE name = 'reconcile:reconcile'")
+        stop.set()
+        await loops
+    assert len(holders) == 1  # both loops started together; one holds the lease
+    assert rows(live, sql) == [("reconcile", "ok")]
