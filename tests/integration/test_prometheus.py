@@ -89,6 +89,7 @@ def send_to_unknown_source(url: str) -> None:
         request = urllib.request.Request(f"{url}/webhooks/nosuch", data=b"{}", method="POST")
         with pytest.raises(urllib.error.HTTPError) as answer:
             urllib.request.urlopen(request, timeout=10)
+        answer.value.close()
         assert answer.value.code == 404
 
 
