@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from admin import auth_routes
 from admin.auth import TokenSigner
+from admin.connectors import routes as connector_routes
 from admin.dead_letters import routes as dead_letter_routes
 from admin.dead_letters.indexer import DeadLetterIndexer
 from admin.envelope import API_VERSION, REQUEST_ID, REQUEST_ID_HEADER, VERSION_HEADER, error
@@ -65,7 +66,7 @@ def all_routes() -> list[Route]:
             "meta",
         ),
     ]
-    return [*meta, *auth_routes.ROUTES, *dead_letter_routes.ROUTES]
+    return [*meta, *auth_routes.ROUTES, *dead_letter_routes.ROUTES, *connector_routes.ROUTES]
 
 
 @web.middleware

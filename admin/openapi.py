@@ -113,7 +113,7 @@ def _operation(
         operation["description"] = f"Needs the {route.role} role or higher."
     if route.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": not route.body_optional,
             "content": {"application/json": {"schema": keyed[(route.body, "validation")]}},
         }
     if route.deprecated is not None:

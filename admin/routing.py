@@ -82,6 +82,7 @@ class Route:
     body: type[BaseModel] | None = None
     status: int = 200
     paginated: bool = False
+    body_optional: bool = False  # no body at all reads as {}
     deprecated: Deprecation | None = None
 
     @property
@@ -102,7 +103,10 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
             call.principal = await _authenticate(request, route)
             call.query = _validated(route.query, dict(request.query), "query")
             if route.body is not None:
-                call.body = _validated(route.body, await _json_body(request), "body")
+                raw = await _json_body(request)
+                if raw is None and route.body_optional:
+                    raw = {}
+                call.body = _validated(route.body, raw, "body")
             reply = await route.handler(call)
             status = reply.status
             response = ok(request, reply.data, status=reply.status, meta=dict(reply.meta or {}))

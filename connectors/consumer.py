@@ -95,15 +95,17 @@ class AsyncConsumer:
         if offsets:
             await self._call(partial(self._consumer.commit, offsets=offsets, asynchronous=False))
 
-    async def lag(self) -> dict[str, int]:
-        """Records behind the high watermark on the held partitions, summed by topic."""
-        return await self._call(self._lag)
+    async def lag(self, fresh: bool = False) -> dict[str, int]:
+        """Records behind the high watermark on the held partitions, summed by topic.
+        The watermarks are those of the last fetch, or asked of the brokers when ``fresh``
+        (paused partitions fetch nothing, so their cached ones stand still)."""
+        return await self._call(self._lag, fresh)
 
-    def _lag(self) -> dict[str, int]:
+    def _lag(self, fresh: bool) -> dict[str, int]:
         parts = [TopicPartition(t, p) for t, p in sorted(self.assigned)]
         totals: dict[str, int] = {}
         for part in self._consumer.position(parts) if parts else []:
-            _low, high = self._consumer.get_watermark_offsets(part, cached=True)
+            _low, high = self._consumer.get_watermark_offsets(part, cached=not fresh)
             if part.offset == OFFSET_INVALID or high < 0:
                 continue
             totals[part.topic] = totals.get(part.topic, 0) + max(0, high - part.offset)

@@ -22,6 +22,9 @@ hashes make harmless.
 
 **Audit.** Every batch is a row in ``sync_runs``; three failed batches in a row raise an
 alert. The consumer lag is exported every few seconds.
+
+**Operators' pause** (:mod:`connectors.control`, polled every second): while paused no
+batch starts and every partition stays paused; a batch in delivery finishes first.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from confluent_kafka import Message, TopicPartition
 
 from connectors.alerts import Alert
 from connectors.consumer import TP, AsyncConsumer, OffsetTracker, Prefetch
+from connectors.control import ConnectorControl
 from connectors.delivery import Deliverer, Inbound, Services
 from connectors.metrics import SETTLED, Outcome
 from connectors.retry_tiers import wake_ms
@@ -52,7 +56,11 @@ _REVOKE_TIMEOUT_SECONDS = 30.0
 
 class ConnectorRunner:
     def __init__(
-        self, services: Services, consumer: AsyncConsumer, shutdown_grace_seconds: float
+        self,
+        services: Services,
+        consumer: AsyncConsumer,
+        shutdown_grace_seconds: float,
+        control: ConnectorControl | None = None,
     ) -> None:
         self._s = services
         self._name = services.config.name
@@ -69,6 +77,8 @@ class ConnectorRunner:
         self._failed_batches = 0
         services.metrics.initialise(self._name, services.config.conflict.policy)
         self._next_lag = 0.0
+        self._control = control
+        self._operator_paused = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.assigned = asyncio.Event()  # set once the group gave this instance partitions
 
@@ -91,6 +101,8 @@ class ConnectorRunner:
         log.info("connector started", connector=self._name, topics=self.topics())
         while not stop.is_set():
             await self._resume_due()
+            if await self._paused_by_operator():
+                continue
             if self._ahead.room:
                 await self._poll_ahead(0 if len(self._ahead) else self._poll_timeout())
             items = await self._intake(self._ahead.take())
@@ -115,6 +127,26 @@ class ConnectorRunner:
             await self._consumer.pause(self._consumer.assigned)
         fetched = await self._consumer.consume(1, 0)  # serves callbacks; fetches nothing
         self._ahead.add(fetched)
+
+    async def _paused_by_operator(self) -> bool:
+        """While an operator's pause holds: every partition paused (a fresh assignment
+        starts unpaused, so each time), callbacks served, nothing delivered."""
+        if self._control is None:
+            return False
+        if await self._control.refresh(len(self._consumer.assigned)):
+            if not self._operator_paused:
+                log.info("connector paused by an operator", connector=self._name)
+            self._operator_paused = True
+            await self._consumer.pause(self._consumer.assigned)
+            wait = min(1.0, self._s.config.poll_timeout_seconds)
+            self._ahead.add(await self._consumer.consume(1, wait))  # kept for the resume
+            await self._export_lag(fresh=True)
+            return True
+        if self._operator_paused:
+            self._operator_paused = self._throttled = False
+            await self._consumer.resume(self._consumer.assigned - self._held.keys())
+            log.info("connector resumed by an operator", connector=self._name)
+        return False
 
     async def _unthrottle(self) -> None:
         if self._throttled:
@@ -219,6 +251,8 @@ class ConnectorRunner:
                 break  # a rebalance happened inside that poll
             await self._consumer.commit(tracker.committable())
             await self._export_lag()
+            if self._control is not None:  # the heartbeat; a pause applies after the batch
+                await self._control.refresh(len(self._consumer.assigned))
             if stop.is_set():
                 deadline = deadline or time.monotonic() + self._grace
                 if time.monotonic() > deadline:
@@ -283,11 +317,15 @@ class ConnectorRunner:
         log.info("partitions revoked", connector=self._name, partitions=len(tps))
         return self._tracker.committable(tps) if self._tracker else []
 
-    async def _export_lag(self) -> None:
+    async def _export_lag(self, *, fresh: bool = False) -> None:
         if time.monotonic() < self._next_lag:
             return
         self._next_lag = time.monotonic() + self._s.config.lag_interval_seconds
-        lag = await self._consumer.lag()
+        lag = await self._consumer.lag(fresh)
+        if self._control is not None:  # retry topics hold records on purpose: not lag
+            self._control.lag = sum(
+                lag.get(self._s.topics.events(f), 0) for f in self._s.config.families
+            )
         for topic in self.topics():
             self._s.metrics.consumer_lag.labels(self._name, topic).set(lag.get(topic, 0))
 

@@ -21,6 +21,7 @@ from connectors.alerts import Alert, Alerter, AlertSink, LoggingAlertSink
 from connectors.breaker import BreakerGate, BreakerState
 from connectors.config import ConnectorConfig
 from connectors.consumer import AsyncConsumer
+from connectors.control import ConnectorControl, instance_name
 from connectors.delivery import Services
 from connectors.destinations import REGISTRY
 from connectors.destinations.base import Destination, DestinationContext
@@ -75,7 +76,17 @@ async def open_connector(
         )
         consumer = AsyncConsumer(_consumer_config(config, settings), config.name)
         stack.push_async_callback(consumer.close)
-        yield ConnectorRunner(services, consumer, settings.connectors.shutdown_timeout_seconds)
+        control = ConnectorControl(
+            pool,
+            config.name,
+            instance_name(settings.connectors.instance_id),
+            destination=config.destination.type,
+            bucket=config.bucket() if config.rate_limit else None,
+            gate=services.gate,
+        )
+        stack.push_async_callback(control.forget)
+        grace = settings.connectors.shutdown_timeout_seconds
+        yield ConnectorRunner(services, consumer, grace, control)
 
 
 async def _destination(

@@ -80,13 +80,13 @@ async def list_dead_letters(call: Call) -> Reply:
 
 async def list_connector_dead_letters(call: Call) -> Reply:
     name = call.path("name")
-    if not _is_name(name):
+    if not is_name(name):
         raise not_found("connector")
     query = DeadLetterQuery.model_validate(call.query.model_dump() | {"connector": name})
     return await _list(call, query)
 
 
-def _is_name(text: str) -> bool:
+def is_name(text: str) -> bool:
     try:
         TypeAdapter(Name).validate_python(text)
     except ValidationError:

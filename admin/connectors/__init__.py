@@ -1,0 +1,1 @@
+"""Connectors: status from what the running instances write, pause and resume."""
