@@ -164,6 +164,7 @@ def test_every_compose_service_starts_and_stays_up_from_the_installed_wheel(
 
     wait_for_demo_writes(local_map, started)
     assert_none_exited(started)
+    assert_alert_in_the_telegram_chat(local_map, started)
 
 
 def assert_core_topics_exist(local_map: LocalMap) -> None:
@@ -233,6 +234,26 @@ def shop_writes(local_map: LocalMap) -> int:
     url = local_map.text("http://shopify:8092/_stats")
     with urllib.request.urlopen(url, timeout=5) as response:
         return int(orjson.loads(response.read())["effective_writes"])
+
+
+def assert_alert_in_the_telegram_chat(local_map: LocalMap, started: list[Running]) -> None:
+    """The demo's mistyped customer, refused by the HubSpot stand-in, is dead-lettered and
+    its alert reaches the Telegram stand-in's chat (which prints what its chats receive)."""
+    env = next(r.service.environment for r in started if r.service.name == "connectors")
+    url = local_map.text(f"http://connectors:{env['HOOKLINE_CONNECTORS__METRICS_PORT']}/metrics")
+    sent = 'hookline_connector_alerts_total{connector="crm",kind="dead_letter",sent="true"} 1.0'
+    deadline = time.monotonic() + DELIVERED_WITHIN_SECONDS
+    text = ""
+    while sent not in text and time.monotonic() < deadline:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        time.sleep(1)
+    assert sent in text
+    telegram = next(r for r in started if r.service.name == "telegram")
+    time.sleep(3)  # the alert is sent by a background task
+    started.remove(telegram)
+    _code, output = stop(telegram.process)
+    assert re.search(r"chat -1001234567890 <- Hookline alert / dead_letter · crm", output), output
 
 
 def assert_none_exited(started: list[Running]) -> None:
