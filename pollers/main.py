@@ -2,6 +2,10 @@
 pollers``), backfills (``hookline backfill``) and one reconciliation (``hookline
 reconcile``).
 
+Alerts (three failed runs in a row, :mod:`pollers.synclog`) go to the sink the pollers
+file's ``[alerts]`` table names (the connectors file's table, :mod:`hookline.alerts`:
+Telegram), else to the log; what is queued for Telegram is sent before the command ends.
+
 SIGTERM or SIGINT stops the pollers: a page in progress is abandoned before its cursor
 commit, so the next holder reads it again (its records deduped by key); leases are
 released so another instance takes over at once.
@@ -12,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from hookline.alerts import AlertSink, TelegramAlertConfig, TelegramAlertSink, load_alerts
 from hookline.logs import configure_logging, get_logger
 from hookline.metrics import metrics_handler, new_registry
 from hookline.settings import Settings
@@ -38,25 +44,66 @@ def reconciliation(settings: Settings) -> ReconcileConfig | None:
     return load_reconcile(settings.pollers.config_file, settings.secrets)
 
 
+def alerting(settings: Settings) -> TelegramAlertConfig | None:
+    """The pollers file's ``[alerts]`` table; None: alerts go to the log."""
+    return load_alerts(settings.pollers.config_file, settings.secrets)
+
+
+@asynccontextmanager
+async def alert_sink(
+    settings: Settings, config: TelegramAlertConfig | None
+) -> AsyncIterator[AlertSink | None]:
+    """The Telegram sink of ``config`` (None without one: the service logs alerts); what
+    it queued is sent (within its grace time) on exit."""
+    if config is None:
+        yield None
+        return
+    secrets = [s.get_secret_value() for s in settings.secrets.values()]
+    sink = TelegramAlertSink(config, secrets)
+    try:
+        yield sink
+    finally:
+        await sink.close()
+
+
 def run(settings: Settings) -> None:
     configure_logging(settings.log)
-    asyncio.run(serve(settings, configured(settings), reconciliation(settings)))
+    configs, reconcile = configured(settings), reconciliation(settings)
+    asyncio.run(serve(settings, configs, reconcile, alerting(settings)))
 
 
 async def serve(
-    settings: Settings, configs: dict[str, PollerConfig], reconcile: ReconcileConfig | None = None
+    settings: Settings,
+    configs: dict[str, PollerConfig],
+    reconcile: ReconcileConfig | None = None,
+    alerts: TelegramAlertConfig | None = None,
 ) -> None:
+    """Run until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    await serve_until(stop, settings, configs, reconcile, alerts)
+
+
+async def serve_until(
+    stop: asyncio.Event,
+    settings: Settings,
+    configs: dict[str, PollerConfig],
+    reconcile: ReconcileConfig | None = None,
+    alerts: TelegramAlertConfig | None = None,
+) -> None:
+    """Poll (and reconcile) on schedule, alerting through ``alerts``, until ``stop``."""
     log.info("pollers starting", pollers=sorted(configs), reconcile=reconcile is not None)
     registry = new_registry()
     site = await _metrics_site(settings, registry)
     try:
-        async with open_service(
-            settings, configs, registry=registry, reconcile=reconcile
-        ) as service:
+        async with (
+            alert_sink(settings, alerts) as sink,
+            open_service(
+                settings, configs, registry=registry, reconcile=reconcile, sink=sink
+            ) as service,
+        ):
             await service.run_scheduled(stop)
     finally:
         if site is not None:
@@ -85,7 +132,10 @@ def backfill(
     meter = ProgressLine(since, echo)
 
     async def go() -> Progress:
-        async with open_service(settings, {name: configs[name]}) as service:
+        async with (
+            alert_sink(settings, alerting(settings)) as sink,
+            open_service(settings, {name: configs[name]}, sink=sink) as service,
+        ):
             return await service.backfill(name, since, meter)
 
     return asyncio.run(go())
@@ -100,7 +150,10 @@ def reconcile(settings: Settings, repair: bool) -> list[PairResult]:
         raise KeyError("the pollers file has no [reconcile] table")
 
     async def go() -> list[PairResult]:
-        async with open_service(settings, {}, reconcile=config) as service:
+        async with (
+            alert_sink(settings, alerting(settings)) as sink,
+            open_service(settings, {}, reconcile=config, sink=sink) as service,
+        ):
             return await service.reconcile(repair)
 
     return asyncio.run(go())
