@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from admin import auth_routes
+from admin import auth_routes, sources, sync_runs
 from admin.auth import TokenSigner
 from admin.connectors import routes as connector_routes
 from admin.dead_letters import routes as dead_letter_routes
@@ -27,8 +27,9 @@ from admin.dead_letters.indexer import DeadLetterIndexer
 from admin.envelope import API_VERSION, REQUEST_ID, REQUEST_ID_HEADER, VERSION_HEADER, error
 from admin.errors import ApiError, Problem
 from admin.openapi import build
+from admin.ratelimit import ClientLimiter
 from admin.routing import Call, Reply, Route, register
-from admin.state import POOL, SETTINGS, SIGNER
+from admin.state import LIMITER, POOL, SETTINGS, SIGNER
 from hookline.db import create_pool
 from hookline.logs import get_logger
 from hookline.settings import Settings
@@ -66,7 +67,14 @@ def all_routes() -> list[Route]:
             "meta",
         ),
     ]
-    return [*meta, *auth_routes.ROUTES, *dead_letter_routes.ROUTES, *connector_routes.ROUTES]
+    return [
+        *meta,
+        *auth_routes.ROUTES,
+        *dead_letter_routes.ROUTES,
+        *connector_routes.ROUTES,
+        *sync_runs.ROUTES,
+        *sources.ROUTES,
+    ]
 
 
 @web.middleware
@@ -120,6 +128,7 @@ def create_app(settings: Settings, *, index_dead_letters: bool | None = None) ->
         settings.admin.jwt_secret.get_secret_value(), settings.admin.access_token_seconds
     )
     app[POOL] = create_pool(settings.postgres, autocommit=True)
+    app[LIMITER] = ClientLimiter(settings.admin.rate_per_second, settings.admin.rate_burst)
     routes = all_routes()
     app[OPENAPI] = build(routes, "Hookline admin API", API_VERSION)
     register(app, routes)

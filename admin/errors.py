@@ -8,7 +8,7 @@
       403 forbidden
       404 not_found            405 method_not_allowed          413 body_too_large
       409 already_replayed, discarded, replay_busy, conflict
-      422 validation_error (one error per field)
+      422 validation_error (one error per field)     429 rate_limited (Retry-After)
       500 internal_error (never a traceback)   503 unavailable (Kafka or PostgreSQL)
 
 Anything else a handler raises is logged and answered 500 ``internal_error``.

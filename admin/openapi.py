@@ -39,6 +39,7 @@ _ERRORS = {
     "404": "Not found.",
     "409": "Conflicts with the resource's state.",
     "422": "Validation failed; one error per field.",
+    "429": "Over the client's request rate; see Retry-After.",
     "500": "Internal error (never a traceback).",
 }
 

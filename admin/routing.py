@@ -2,8 +2,9 @@
 
 The wrapper built from a :class:`Route` is the only way a handler is reached, so for
 every route, in this order: the caller is authenticated (401) and its role checked
-(403); the query string and the JSON body are validated against the route's models
-(400 malformed, 422 with one error per field); the handler runs; the answer is wrapped
+(403); its request rate is checked (429, :mod:`admin.ratelimit`); the query string and
+the JSON body are validated against the route's models (400 malformed, 422 with one
+error per field); the handler runs; the answer is wrapped
 in the envelope; a mutating call (any verb but GET) is written to the audit trail, with
 its outcome, before the answer leaves. The OpenAPI document reads the same table.
 """
@@ -23,7 +24,7 @@ from admin.audit import record_audit
 from admin.auth import ANONYMOUS, Principal, Role, allows
 from admin.envelope import ok
 from admin.errors import ApiError, Problem
-from admin.state import POOL, SIGNER
+from admin.state import LIMITER, POOL, SIGNER
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
         status = 500
         try:
             call.principal = await _authenticate(request, route)
+            request.app[LIMITER].take(_client(request, call.principal))
             call.query = _validated(route.query, dict(request.query), "query")
             if route.body is not None:
                 raw = await _json_body(request)
@@ -130,6 +132,12 @@ async def _authenticate(request: web.Request, route: Route) -> Principal:
     if not allows(principal.role, route.role):
         raise ApiError(403, "forbidden", f"this needs the {route.role} role or higher")
     return principal
+
+
+def _client(request: web.Request, principal: Principal) -> str:
+    if principal.kind == "anonymous":
+        return f"address:{request.remote}"
+    return principal.actor
 
 
 async def principal_of(request: web.Request) -> Principal:

@@ -6,8 +6,10 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from admin.auth import TokenSigner
+from admin.ratelimit import ClientLimiter
 from hookline.settings import Settings
 
 POOL = web.AppKey("pool", AsyncConnectionPool)
 SIGNER = web.AppKey("signer", TokenSigner)
 SETTINGS = web.AppKey("settings", Settings)
+LIMITER = web.AppKey("limiter", ClientLimiter)

@@ -231,6 +231,14 @@ class AdminSettings(BaseModel):
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="Largest request body accepted (else 413)."
     )
+    rate_per_second: float = Field(
+        20.0,
+        gt=0,
+        description="Requests per second each client may make (an API key, a user, or an "
+        "address for sign-in), refilling a bucket of rate_burst; over it: 429 + Retry-After. "
+        "Counted in memory per admin process.",
+    )
+    rate_burst: int = Field(60, ge=1, description="Requests a client may make at once.")
 
 
 class PollerSettings(BaseModel):

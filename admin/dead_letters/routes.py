@@ -96,13 +96,7 @@ def is_name(text: str) -> bool:
 
 async def _list(call: Call, query: DeadLetterQuery) -> Reply:
     page = await store.page(call.request.app[POOL], query)
-    meta = {
-        "total": page.total,
-        "limit": query.limit,
-        "next_cursor": page.next_cursor,
-        "prev_cursor": page.prev_cursor,
-    }
-    return Reply([_summary(r) for r in page.rows], meta=meta)
+    return Reply([_summary(r) for r in page.rows], meta=page.meta(query.limit))
 
 
 async def _row(call: Call) -> tuple[tuple[str, int, int], dict[str, Any]]:

@@ -1,22 +1,20 @@
 """The dead-letter index in PostgreSQL: keyset pages, one row, marks.
 
-Pages are ordered by ``id`` (the order of indexing), newest first. A cursor names the
-edge row's id, so rows indexed while a client walks the pages land before its first
-page and never shift, skip or repeat what it has not seen yet. "Replayed" also counts
-rows the ``hookline replay`` command replayed (the ledger ``dead_letter_replays``).
+Pages are ordered by ``id`` (the order of indexing), newest first (:mod:`admin.keyset`).
+"Replayed" also counts rows the ``hookline replay`` command replayed (the ledger
+``dead_letter_replays``).
 Every value reaches SQL as a parameter; only fixed fragments are concatenated.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from typing import Any
 
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from admin.dead_letters.cursor import Cursor, decode, encode, filters_digest
+from admin import keyset
 from admin.dead_letters.models import DeadLetterQuery
 from admin.errors import ApiError
 
@@ -39,14 +37,6 @@ _EQUALS = ("topic", "stage", "component", "connector", "exception_class", "sourc
 _REPLAYED = "(d.replayed_at IS NOT NULL OR r.dlq_topic IS NOT NULL)"
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    rows: list[dict[str, Any]]
-    total: int
-    next_cursor: str | None
-    prev_cursor: str | None
-
-
 def _where(query: DeadLetterQuery) -> tuple[list[str], dict[str, Any]]:
     values = query.model_dump(exclude={"limit", "cursor"})
     clauses = [f"d.{name} = %({name})s" for name in _EQUALS if values[name] is not None]
@@ -61,54 +51,10 @@ def _where(query: DeadLetterQuery) -> tuple[list[str], dict[str, Any]]:
     return clauses, values
 
 
-async def page(pool: AsyncConnectionPool, query: DeadLetterQuery) -> Page:
+async def page(pool: AsyncConnectionPool, query: DeadLetterQuery) -> keyset.Page:
     clauses, values = _where(query)
-    digest = filters_digest({k: str(v) for k, v in values.items() if v is not None})
-    cursor = decode(query.cursor, digest) if query.cursor else None
-    where = " WHERE " + " AND ".join(clauses) if clauses else ""
-    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT count(*) AS n{_FROM}{where}", values)
-        total = int((await cur.fetchone() or {"n": 0})["n"])
-        rows = await _rows(cur, clauses, values, cursor, query.limit)
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    if cursor is not None and cursor.direction == "prev":
-        rows.reverse()
-    return Page(rows, total, *_neighbours(rows, cursor, more, digest))
-
-
-async def _rows(
-    cur: Any, clauses: list[str], values: dict[str, Any], cursor: Cursor | None, limit: int
-) -> list[dict[str, Any]]:
-    backwards = cursor is not None and cursor.direction == "prev"
-    if cursor is not None:
-        clauses = [*clauses, "d.id > %(edge)s" if backwards else "d.id < %(edge)s"]
-    where = " WHERE " + " AND ".join(clauses) if clauses else ""
-    order = "ASC" if backwards else "DESC"
-    params = {**values, "edge": cursor.edge if cursor else None, "limit": limit + 1}
-    await cur.execute(
-        f"SELECT {_SUMMARY}{_FROM}{where} ORDER BY d.id {order} LIMIT %(limit)s", params
-    )
-    return list(await cur.fetchall())
-
-
-def _neighbours(
-    rows: list[dict[str, Any]], cursor: Cursor | None, more: bool, digest: str
-) -> tuple[str | None, str | None]:
-    if not rows:  # rows removed under the cursor: point back at where it stood
-        if cursor is None:
-            return None, None
-        if cursor.direction == "next":
-            return None, encode(Cursor("prev", cursor.edge - 1), digest)
-        return encode(Cursor("next", cursor.edge + 1), digest), None
-    first, last = rows[0]["seq"], rows[-1]["seq"]
-    forward = cursor is None or cursor.direction == "next"
-    has_next = more if forward else True
-    has_prev = (cursor is not None) if forward else more
-    return (
-        encode(Cursor("next", last), digest) if has_next else None,
-        encode(Cursor("prev", first), digest) if has_prev else None,
-    )
+    spec = keyset.Query(f"SELECT {_SUMMARY}", _FROM, "d.id", clauses, values)
+    return await keyset.page(pool, spec, query.cursor, query.limit)
 
 
 def parse_id(text: str) -> tuple[str, int, int]:

@@ -39,7 +39,9 @@ class Admin:
 
 
 def admin_settings(settings: Settings, database: PostgresSettings) -> Settings:
-    section = settings.admin.model_copy(update={"jwt_secret": SecretStr(JWT_SECRET)})
+    # A generous request rate: only the rate-limit test runs into it (its own settings).
+    update = {"jwt_secret": SecretStr(JWT_SECRET), "rate_per_second": 1000.0, "rate_burst": 1000}
+    section = settings.admin.model_copy(update=update)
     return settings.model_copy(update={"postgres": database, "admin": section})
 
 
