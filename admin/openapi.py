@@ -92,8 +92,8 @@ def _operation(
         }
     }
     for code, text in _ERRORS.items():
-        if code in ("401", "403") and route.role is None:
-            continue
+        if route.role is None and (code == "403" or (code == "401" and route.tag != "auth")):
+            continue  # public; the sign-in routes do answer 401 (bad password, token)
         responses[code] = {
             "description": text,
             "content": {"application/json": {"schema": error_ref}},
