@@ -17,7 +17,8 @@ if [ ! -x "$HEY" ]; then
 fi
 export HEY
 
-for bench in bench_ingress bench_processors bench_connectors; do
+# bench_pipeline last: it reports the other stages' ceilings beside its end-to-end figures.
+for bench in bench_ingress bench_processors bench_connectors bench_pipeline; do
   echo "[bench] $bench"
   .venv/bin/python -m "bench.$bench"
 done
