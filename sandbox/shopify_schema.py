@@ -8,8 +8,10 @@ fields and arguments Hookline does not use are left out, which makes the stand-i
 ``orders``/``customers`` take ``first``/``after`` only (no ``last``/``before``).
 
 Cost (shopify.dev "GraphQL Admin API rate limits", "Cost calculation"): a scalar or enum
-field costs 0, an object field 1, a connection 2 plus ``first`` times the cost of one node,
-and every top-level mutation field 10.
+field costs 0, an object field (or a list of objects, e.g. ``customAttributes``) 1, a
+connection 2 plus ``first`` times the cost of one node (its selection included, nested
+connections too: an order's ``lineItems(first: 10)`` inside ``orders(first: 18)`` is paid
+18 * 10 times), and every top-level mutation field 10.
 """
 
 from __future__ import annotations
@@ -64,6 +66,46 @@ type Metafield implements Node {
   type: String!
 }
 
+enum OrderDisplayFulfillmentStatus {
+  UNFULFILLED PARTIALLY_FULFILLED FULFILLED RESTOCKED PENDING_FULFILLMENT OPEN IN_PROGRESS
+  ON_HOLD SCHEDULED REQUEST_DECLINED
+}
+
+scalar Decimal
+enum CurrencyCode { EUR USD GBP CHF CAD AUD JPY SEK DKK PLN }
+enum CountryCode { DE AT CH FR NL BE IT ES GB IE US CA AU JP SE DK PL }
+
+type MoneyV2 { amount: Decimal! currencyCode: CurrencyCode! }
+type MoneyBag { shopMoney: MoneyV2! presentmentMoney: MoneyV2! }
+type Attribute { key: String! value: String }
+
+type MailingAddress implements Node {
+  id: ID!
+  company: String
+  address1: String
+  address2: String
+  city: String
+  province: String
+  provinceCode: String
+  zip: String
+  country: String
+  countryCodeV2: CountryCode
+}
+
+type Product implements Node { id: ID! title: String! }
+
+type LineItem implements Node {
+  id: ID!
+  name: String!
+  sku: String
+  quantity: Int!
+  originalUnitPriceSet: MoneyBag!
+  product: Product
+}
+
+type LineItemEdge { cursor: String! node: LineItem! }
+type LineItemConnection { edges: [LineItemEdge!]! nodes: [LineItem!]! pageInfo: PageInfo! }
+
 type Order implements Node {
   id: ID!
   name: String!
@@ -71,8 +113,19 @@ type Order implements Node {
   tags: [String!]!
   email: String
   displayFinancialStatus: OrderDisplayFinancialStatus
+  displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
   canMarkAsPaid: Boolean!
+  createdAt: DateTime!
   updatedAt: DateTime!
+  cancelledAt: DateTime
+  currencyCode: CurrencyCode!
+  totalPriceSet: MoneyBag!
+  subtotalPriceSet: MoneyBag
+  totalTaxSet: MoneyBag
+  customer: Customer
+  shippingAddress: MailingAddress
+  customAttributes: [Attribute!]!
+  lineItems(first: Int, after: String): LineItemConnection!
   metafield(namespace: String, key: String!): Metafield
 }
 
@@ -84,6 +137,8 @@ type Customer implements Node {
   phone: String
   note: String
   tags: [String!]!
+  defaultAddress: MailingAddress
+  createdAt: DateTime!
   updatedAt: DateTime!
 }
 
@@ -102,7 +157,10 @@ type CustomerConnection { edges: [CustomerEdge!]! nodes: [Customer!]! pageInfo: 
 enum OrderSortKeys { ID UPDATED_AT }
 enum CustomerSortKeys { ID UPDATED_AT }
 
+type Shop { name: String! }
+
 type Query {
+  shop: Shop!
   order(id: ID!): Order
   customer(id: ID!): Customer
   inventoryItem(id: ID!): InventoryItem

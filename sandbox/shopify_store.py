@@ -97,12 +97,21 @@ class ShopStore:
 
     # --- seeding (the shop owns orders and inventory; Hookline only changes them) -------
 
-    def seed_order(self, number: int, *, paid: bool = False, tags: Iterable[str] = ()) -> str:
+    def seed_order(
+        self, number: int, *, paid: bool = False, tags: Iterable[str] = (), **fields: Any
+    ) -> str:
+        """An order in EUR with no line items, or with ``fields`` (schema names) set, e.g.
+        ``lineItems=[line_item(1, …)]``, ``customer={…}``, ``totalPriceSet=money("9.90")``."""
         order_id = gid("Order", number)
+        now = self._now()
         self.orders_by_id[order_id] = {
             "__typename": "Order", "id": order_id, "name": f"#{number}", "note": None,
-            "tags": list(tags), "email": None, "updatedAt": self._now(),
-            "displayFinancialStatus": "PAID" if paid else "PENDING",
+            "tags": list(tags), "email": None, "createdAt": now, "updatedAt": now,
+            "cancelledAt": None, "displayFinancialStatus": "PAID" if paid else "PENDING",
+            "displayFulfillmentStatus": "UNFULFILLED", "currencyCode": "EUR",
+            "totalPriceSet": money("0.00"), "subtotalPriceSet": money("0.00"),
+            "totalTaxSet": money("0.00"), "customer": None, "shippingAddress": None,
+            "customAttributes": [], "lineItems": [], **fields,
         }  # fmt: skip
         return order_id
 
@@ -135,6 +144,9 @@ class ShopResolvers(ShopStore):
     resolver calls ``method(info, **arguments)``)."""
 
     # --- queries -------------------------------------------------------------------------
+
+    def shop(self, _info: Info) -> Record:
+        return {"name": "Hookline stand-in shop"}
 
     def order(self, _info: Info, id: str) -> Record | None:
         return self._order_view(self.orders_by_id.get(check_gid(id, "Order")))
@@ -175,7 +187,10 @@ class ShopResolvers(ShopStore):
         def metafield(_info: Info, key: str, namespace: str = "$app") -> Any:
             return self.metafields.get((order["id"], namespace, key))
 
-        return {**order, "canMarkAsPaid": can, "metafield": metafield}
+        def line_items(_info: Info, **args: Any) -> Record:
+            return _connection(list(order.get("lineItems", ())), **args)
+
+        return {**order, "canMarkAsPaid": can, "metafield": metafield, "lineItems": line_items}
 
     # --- mutations -----------------------------------------------------------------------
 
@@ -190,7 +205,8 @@ class ShopResolvers(ShopStore):
             return _payload("customer", errors)
         if found is None:
             number = next(self._numbers)
-            found = {"__typename": "Customer", "id": gid("Customer", number), "tags": []}
+            found = {"__typename": "Customer", "id": gid("Customer", number), "tags": [],
+                     "defaultAddress": None, "createdAt": self._now()}  # fmt: skip
             found.update({k: None for k in ("email", "firstName", "lastName", "phone", "note")})
             self.customers_by_id[found["id"]] = found
             if identifier and identifier.get("email") and email is None:
@@ -359,6 +375,24 @@ class ShopResolvers(ShopStore):
 
     def _node(self, node_id: str) -> Record | None:
         return self.orders_by_id.get(node_id) or self.customers_by_id.get(node_id)
+
+
+def money(amount: str, currency: str = "EUR") -> Record:
+    """A ``MoneyBag`` in the shop's currency (presentment: the same)."""
+    value = {"amount": amount, "currencyCode": currency}
+    return {"shopMoney": value, "presentmentMoney": value}
+
+
+def line_item(
+    number: int, name: str, quantity: int, price: str, *, sku: str | None = None,
+    product: int | None = None,
+) -> Record:  # fmt: skip
+    """A ``LineItem`` record for :meth:`ShopStore.seed_order`."""
+    return {
+        "__typename": "LineItem", "id": gid("LineItem", number), "name": name, "sku": sku,
+        "quantity": quantity, "originalUnitPriceSet": money(price),
+        "product": {"id": gid("Product", product), "title": name} if product else None,
+    }  # fmt: skip
 
 
 def _payload(entity: str, errors: list[Record]) -> Record:

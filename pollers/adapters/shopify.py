@@ -6,11 +6,22 @@ the page token is ``pageInfo.endCursor`` while ``hasNextPage``. A ``THROTTLED`` 
 (HTTP 200, Shopify's cost limit) is :class:`PollThrottled` for the time the answer's
 ``throttleStatus`` needs to restore the query's cost.
 
-Each order node becomes a body in the shape of Shopify's ``orders/updated`` webhook (the
-REST resource: numeric ``id``, ``name``, ``email``, ``note``, ``tags`` as one
-comma-separated string, ``financial_status`` in lower case, ``updated_at``,
-``admin_graphql_api_id``), so the processors' Shopify normaliser reads it; fields the
-query does not select are absent, as in a trimmed webhook.
+Each order becomes the body of its ``orders/updated`` webhook with every field the
+canonical Order reads (:mod:`pollers.adapters.shopify_order`): totals, line items,
+buyer, shipping address, note attributes. A poll is therefore a *full* snapshot, and a
+webhook and a poll of one state are one canonical event with the same content.
+
+**Cost** (Shopify: an object 1 point, a connection 2 + ``first`` * its node, one query at
+most 1,000 points). One order node costs 1 (the order) + 3 * 2 (``totalPriceSet``,
+``subtotalPriceSet``, ``totalTaxSet``: bag and ``shopMoney``) + 2 (``customer``, its
+``defaultAddress``) + 1 (``shippingAddress``) + 1 (``customAttributes``) = 11, plus its
+``lineItems(first: 10)``: 2 + 10 * 4 (item, ``originalUnitPriceSet``, ``shopMoney``,
+``product``) = 42, so 53. A page of ``n`` orders costs 2 + 53 * n: at most
+:data:`MAX_PAGE_SIZE` = 18 orders (956 points), whatever the poller's ``page_size`` asks.
+
+**Orders with more line items** than the page read (10): the rest is fetched by a
+follow-up ``order(id) { lineItems(first: 249, after) }`` per such order (1 + 2 + 249 * 4
+= 999 points), until its ``hasNextPage`` is false, so every body holds all line items.
 """
 
 from __future__ import annotations
@@ -22,16 +33,43 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from pollers.adapters.http import JsonClient
+from pollers.adapters.shopify_order import LINE_ITEM_FIELDS, ORDER_FIELDS, webhook_body
 from pollers.base import Page, PolledRecord, PollError, PollThrottled
 
-QUERY = """
-query Poll($first: Int!, $after: String, $query: String) {
+MAX_QUERY_COST = 1000  # Shopify's limit for one query
+LINE_ITEMS_PER_ORDER = 10  # read with the page; more: a follow-up query per order
+LINE_ITEM_COST = 4  # item, originalUnitPriceSet, shopMoney, product
+ORDER_COST = 11 + 2 + LINE_ITEMS_PER_ORDER * LINE_ITEM_COST  # the order, its lineItems
+MAX_PAGE_SIZE = (MAX_QUERY_COST - 2) // ORDER_COST  # 18: 2 + 18 * 53 = 956
+MORE_LINE_ITEMS = (MAX_QUERY_COST - 3) // LINE_ITEM_COST  # 249: 1 + 2 + 249 * 4 = 999
+
+QUERY = (
+    """
+query Poll($first: Int!, $after: String, $query: String, $lines: Int!) {
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
-    edges { cursor node { id name note tags email displayFinancialStatus updatedAt } }
+    edges { cursor node {
+      ...PolledOrder
+      lineItems(first: $lines) { nodes { ...PolledLineItem } pageInfo { hasNextPage endCursor } }
+    } }
     pageInfo { hasNextPage endCursor }
   }
 }
 """
+    + ORDER_FIELDS
+    + LINE_ITEM_FIELDS
+)
+LINE_ITEMS_QUERY = (
+    """
+query PollLineItems($id: ID!, $first: Int!, $after: String) {
+  order(id: $id) {
+    lineItems(first: $first, after: $after) {
+      nodes { ...PolledLineItem } pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+    + LINE_ITEM_FIELDS
+)
 
 
 class ShopifyPollConfig(BaseModel):
@@ -54,19 +92,54 @@ class ShopifyAdapter:
         self._url = f"{base}/admin/api/{config.api_version}/graphql.json"
 
     async def fetch(self, since: datetime | None, after: str | None, limit: int) -> Page:
-        variables: dict[str, Any] = {"first": limit, "after": after}
+        """Up to ``limit`` orders, at most :data:`MAX_PAGE_SIZE`, with all their line items."""
+        variables: dict[str, Any] = {
+            "first": min(limit, MAX_PAGE_SIZE), "after": after, "lines": LINE_ITEMS_PER_ORDER,
+        }  # fmt: skip
         if since is not None:
             stamp = since.astimezone(UTC).isoformat().replace("+00:00", "Z")
             variables["query"] = f"updated_at:>='{stamp}'"
-        answer = await self._client.post(self._url, {"query": QUERY, "variables": variables})
+        orders = await self._query(QUERY, variables, "orders")
+        try:
+            nodes = [edge["node"] for edge in orders["edges"]]
+            info = orders["pageInfo"]
+        except (KeyError, TypeError):
+            raise PollError("unexpected orders answer") from None
+        records = tuple([await self._record(node) for node in nodes])
+        return Page(records, info["endCursor"] if info.get("hasNextPage") else None)
+
+    async def _record(self, node: dict[str, Any]) -> PolledRecord:
+        try:
+            lines = node["lineItems"]
+            items = list(lines["nodes"])
+            more = lines["pageInfo"]["endCursor"] if lines["pageInfo"]["hasNextPage"] else None
+            if more is not None:
+                items += await self._more_line_items(node["id"], more)
+            return _record(node, items)
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise PollError("unexpected orders answer") from None
+
+    async def _more_line_items(self, order_id: str, after: str | None) -> list[dict[str, Any]]:
+        """The order's line items after ``after``, every page of them."""
+        items: list[dict[str, Any]] = []
+        while after is not None:
+            variables = {"id": order_id, "first": MORE_LINE_ITEMS, "after": after}
+            order = await self._query(LINE_ITEMS_QUERY, variables, "order")
+            lines = order["lineItems"]
+            items += lines["nodes"]
+            after = lines["pageInfo"]["endCursor"] if lines["pageInfo"]["hasNextPage"] else None
+        return items
+
+    async def _query(self, query: str, variables: dict[str, Any], root: str) -> Any:
+        answer = await self._client.post(self._url, {"query": query, "variables": variables})
         _raise_errors(answer)
         try:
-            orders = answer["data"]["orders"]
-            records = tuple(_record(edge["node"]) for edge in orders["edges"])
-            info = orders["pageInfo"]
-        except (KeyError, TypeError, ValueError):
-            raise PollError("unexpected orders answer") from None
-        return Page(records, info["endCursor"] if info.get("hasNextPage") else None)
+            data = answer["data"][root]
+        except (KeyError, TypeError):
+            raise PollError(f"unexpected {root} answer") from None
+        if data is None:
+            raise PollError(f"{root} not found")
+        return data
 
     async def close(self) -> None:
         await self._client.close()
@@ -92,18 +165,7 @@ def _restore_seconds(answer: dict[str, Any]) -> float:
         return 1.0
 
 
-def _record(node: dict[str, Any]) -> PolledRecord:
-    number = str(node["id"]).rsplit("/", 1)[1]
+def _record(node: dict[str, Any], line_items: list[dict[str, Any]]) -> PolledRecord:
+    body = webhook_body(node, line_items)
     updated = datetime.fromisoformat(str(node["updatedAt"]).replace("Z", "+00:00"))
-    status = node.get("displayFinancialStatus")
-    body = {
-        "id": int(number),
-        "admin_graphql_api_id": node["id"],
-        "name": node.get("name"),
-        "email": node.get("email"),
-        "note": node.get("note"),
-        "tags": ", ".join(node.get("tags") or []),
-        "financial_status": status.lower() if isinstance(status, str) else None,
-        "updated_at": node["updatedAt"],
-    }
-    return PolledRecord(f"order:{number}", updated, orjson.dumps(body), "orders/updated")
+    return PolledRecord(f"order:{body['id']}", updated, orjson.dumps(body), "orders/updated")
