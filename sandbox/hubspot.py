@@ -17,6 +17,12 @@ the project's destination reference notes):
   createdAt, updatedAt, archived, new}], startedAt, completedAt}``. With
   ``whole_batch_validation`` it answers invalid inputs with one 400 for the batch, as
   HubSpot has been reported to do ("Property values were not valid: [...]").
+- ``POST /crm/v3/objects/{type}`` (``SimplePublicObjectInputForCreate``): ``{"properties",
+  "associations"?: [{"to": {"id"}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+  "associationTypeId"}]}]}`` → 201 ``SimplePublicObject``. Notes (CRM v3 notes guide):
+  ``hs_timestamp`` required, ``hs_note_body`` ≤ 65,536 characters; a note is associated
+  with a contact by type 202. An unknown association type or record is a 400. Creating
+  is not idempotent: a repeat is a second record.
 - ``PATCH /crm/v3/objects/{type}/{id}`` (``?idProperty=`` for a unique property): 200
   ``SimplePublicObject``, 404 ``OBJECT_NOT_FOUND``.
 - ``PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}``: the
@@ -138,6 +144,7 @@ class FakeHubSpot:
         app.router.add_post("/oauth/v1/token", self._token)
         app.router.add_post("/crm/v3/objects/{type}/batch/upsert", self._batch_upsert)
         app.router.add_post("/crm/v3/objects/{type}/search", self._search)
+        app.router.add_post("/crm/v3/objects/{type}", self._create)
         app.router.add_patch("/crm/v3/objects/{type}/{id}", self._patch)
         path = "/crm/v4/objects/{from}/{from_id}/associations/default/{to}/{to_id}"
         app.router.add_put(path, self._associate)
@@ -276,6 +283,42 @@ class FakeHubSpot:
             except Invalid as error:
                 invalid[item["id"]] = error
         return invalid
+
+    async def _create(self, request: web.Request) -> web.Response:
+        kind = request.match_info["type"]
+        body = await _json(request)
+        properties = body.get("properties")
+        if kind not in KNOWN_PROPERTIES or not isinstance(properties, dict):
+            return self._answer(request, 400, _error("Invalid input JSON", "VALIDATION_ERROR"))
+        if kind == "notes" and "hs_timestamp" not in properties:
+            message = "hs_timestamp is required"
+            return self._answer(request, 400, _error(message, "VALIDATION_ERROR"))
+        try:
+            self.store.validate(kind, properties)
+            edges = self._association_targets(kind, body.get("associations") or [])
+        except Invalid as error:
+            return self._answer(request, 400, _error(error.message, "VALIDATION_ERROR"))
+        record = self.store.create(kind, properties)
+        for to_type, to_id in edges:
+            self.store.associate(kind, record.id, to_type, to_id)
+        return self._answer(request, 201, record.view())
+
+    def _association_targets(self, kind: str, associations: Any) -> list[tuple[str, str]]:
+        """(type, id) of each association to create; Invalid for an unknown type or record."""
+        by_type_id = {t: to for (src, to), t in ASSOCIATION_TYPES.items() if src == kind}
+        targets = []
+        items: list[Any] = associations if isinstance(associations, list) else [None]
+        for item in items:
+            try:
+                to_id = str(item["to"]["id"])
+                to_type = by_type_id[int(item["types"][0]["associationTypeId"])]
+            except (KeyError, IndexError, TypeError, ValueError):
+                bad = Invalid("invalid association", "INVALID_ASSOCIATION", "associations")
+                raise bad from None
+            if self.store.find(to_type, to_id, None) is None:
+                raise Invalid(f"{to_type} {to_id} not found", "OBJECT_NOT_FOUND", "associations")
+            targets.append((to_type, to_id))
+        return targets
 
     async def _patch(self, request: web.Request) -> web.Response:
         kind = request.match_info["type"]

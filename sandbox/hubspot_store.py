@@ -24,9 +24,12 @@ KNOWN_PROPERTIES = {
     "companies": {"name", "domain", "city", "country", EXTERNAL_ID},
     "deals": {"dealname", "amount", "deal_currency_code", "pipeline", "dealstage",
               "closedate", EXTERNAL_ID},
+    # notes (engagements, CRM v3 notes API): a plain custom property, not unique
+    "notes": {"hs_note_body", "hs_timestamp", "hubspot_owner_id", EXTERNAL_ID},
 }  # fmt: skip
 UNIQUE_PROPERTIES = {"contacts": {"email", EXTERNAL_ID}, "companies": {EXTERNAL_ID},
-                     "deals": {EXTERNAL_ID}}  # fmt: skip
+                     "deals": {EXTERNAL_ID}, "notes": set()}  # fmt: skip
+NOTE_BODY_MAX = 65_536  # hs_note_body's documented limit
 DEAL_STAGES = {"appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
                "decisionmakerboughtin", "contractsent", "closedwon", "closedlost"}  # fmt: skip
 #: HubSpot-defined association type IDs of the default associations (associations v4).
@@ -34,6 +37,7 @@ ASSOCIATION_TYPES = {
     ("contacts", "companies"): 279, ("companies", "contacts"): 280,
     ("deals", "contacts"): 3, ("contacts", "deals"): 4,
     ("deals", "companies"): 341, ("companies", "deals"): 342,
+    ("notes", "contacts"): 202, ("contacts", "notes"): 201,
 }  # fmt: skip
 _COMPARISONS = {"EQ": operator.eq, "NEQ": operator.ne, "LT": operator.lt,
                 "LTE": operator.le, "GT": operator.gt, "GTE": operator.ge}  # fmt: skip
@@ -93,6 +97,9 @@ class Store:
         email = properties.get("email")
         if kind == "contacts" and email and not _EMAIL.match(email):
             raise Invalid(f"Email address {email} is invalid", "INVALID_EMAIL", "email")
+        body = properties.get("hs_note_body")
+        if kind == "notes" and body is not None and len(body) > NOTE_BODY_MAX:
+            raise Invalid("hs_note_body is too long", "INVALID_STRING", "hs_note_body")
         stage = properties.get("dealstage")
         if kind == "deals" and stage is not None and stage not in DEAL_STAGES:
             raise Invalid(f"{stage} is not a valid deal stage", "INVALID_OPTION", "dealstage")
@@ -131,6 +138,16 @@ class Store:
         record.properties.setdefault("createdate", iso(record.created))
         record.properties["lastmodifieddate"] = iso(now)
         self.effective_writes[(kind, record.id)] += 1
+
+    def create(self, kind: str, properties: dict[str, str]) -> Record:
+        """A new record (``POST /crm/v3/objects/{type}``: no upsert, a repeat is a second
+        record)."""
+        now = datetime.now(UTC)
+        self._next_id += 1
+        record = Record(str(self._next_id), {}, now, now)
+        self.records[kind][record.id] = record
+        self.write(kind, record, properties, created=True)
+        return record
 
     def associate(self, from_type: str, from_id: str, to_type: str, to_id: str) -> bool:
         """Both directions, as HubSpot keeps them; True when it is a new association."""

@@ -10,8 +10,13 @@ payments → deal stage.
   associated with that contact (upserted by email). ``payment`` → ``PATCH`` of its
   order's deal (``?idProperty=``) with the ``dealstage`` of ``payment_stages``; the order
   is the payment's ``order_id`` or its metadata's ``payment_order_key`` (as the shops'
-  Stripe integrations set it). Payments without an order or a mapped status, and other
-  families, are not wanted (a payment without an order is logged as unlinked).
+  Stripe integrations set it). ``message`` (Telegram) from a chat in ``telegram_links``
+  (chat ID → contact email) → a note (``POST /crm/v3/objects/notes``: ``hs_note_body``,
+  ``hs_timestamp``, ``external_id_property`` = the canonical message ID) associated with
+  that contact (type 202), after a search finds no note with that ID and finds the
+  contact by email (not there yet: retried). Payments without an order or a mapped
+  status, messages of unlinked chats, and other families are not wanted (a payment
+  without an order is logged as unlinked).
 - **Batches.** Concurrent ``apply`` calls are coalesced
   (:class:`~connectors.batching.MicroBatcher`) into ``POST
   /crm/v3/objects/{type}/batch/upsert`` requests of at most 100 inputs, ``idProperty`` per
@@ -19,8 +24,10 @@ payments → deal stage.
   HubSpot's message); a whole-batch 400 is split in halves and sent again until the
   invalid input stands alone, so one bad contact never fails 99 good ones.
 - **Idempotency.** Upserts by a unique property and stage ``PATCH``es are natural
-  idempotent writes: a repeat writes the same values. The idempotency key goes along as
-  ``objectWriteTraceId``; associations use the idempotent ``PUT …/associations/default``.
+  idempotent writes: a repeat writes the same values. A note is searched by its message
+  ID before it is created, so a redelivered message adds no second note. The idempotency
+  key goes along as ``objectWriteTraceId``; associations use the idempotent
+  ``PUT …/associations/default``.
 - **Auth.** ``Authorization: Bearer``: a private-app token, or an OAuth access token
   (:mod:`connectors.oauth`: refreshed ahead of expiry and once more on a 401; the
   rotated refresh token is stored in PostgreSQL before use).
@@ -36,6 +43,7 @@ payments → deal stage.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC
 from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -61,12 +69,13 @@ from connectors.hubspot_answers import Input, Upserted, batch_outcomes, vendor_e
 from connectors.oauth import OAuthGrant, OAuthTokens
 from hookline.logs import get_logger
 from schemas.currency import major_units
-from schemas.events import CloudEvent, Customer, Order, Payment
+from schemas.events import CloudEvent, Customer, Message, Order, Payment
 
 log = get_logger("hookline.connectors.hubspot")
 
 _SOURCE_PREFIX = "/hookline/"
 MAX_BATCH = 100  # HubSpot's maxItems for batch inputs
+NOTE_TO_CONTACT = 202  # HubSpot-defined association type: note -> contact
 
 
 class _Model(BaseModel):
@@ -140,6 +149,11 @@ class HubSpotConfig(DestinationConfig):
     ignore_sources: tuple[str, ...] = Field(
         (), description="Source names whose events are not pushed (echo suppression)."
     )
+    telegram_links: dict[str, str] = Field(
+        default_factory=dict,
+        description="Telegram chat ID -> email of the HubSpot contact it belongs to: the "
+        "chat's messages become notes on that contact.",
+    )
 
 
 class _StaticToken:
@@ -181,6 +195,8 @@ class HubSpot(PeopleBothWays):
                 log.info("payment unlinked: no order to move", entity=event.subject)
                 return False
             return data.status in self._config.payment_stages
+        if isinstance(data, Message):
+            return bool(data.text) and data.chat_id in self._config.telegram_links
         return isinstance(data, Customer | Order)
 
     def state_for(self, event: CloudEvent) -> dict[str, Any]:
@@ -194,6 +210,8 @@ class HubSpot(PeopleBothWays):
                 "@deal": self._deal_of(data),
                 "dealstage": self._config.payment_stages.get(data.status),
             }
+        if isinstance(data, Message):
+            return self._note_state(data)
         raise ValueError(f"hubspot does not take {event.family} changes")
 
     async def apply(self, change: Change, idempotency_key: str) -> Applied:
@@ -205,7 +223,13 @@ class HubSpot(PeopleBothWays):
             return await self._apply_customer(state, idempotency_key)
         if change.family == "order":
             return await self._apply_order(state, idempotency_key)
+        if change.family == "message":
+            return await self._apply_note(state)
         raise PermanentError(f"hubspot does not take {change.family} changes")
+
+    async def probe(self) -> None:
+        """``GET /crm/v3/objects/contacts?limit=1``: one read with the connector's token."""
+        await self._call("GET", "/crm/v3/objects/contacts?limit=1", None)
 
     # --- mapping -------------------------------------------------------------------------
 
@@ -246,6 +270,19 @@ class HubSpot(PeopleBothWays):
             "@contact": order.customer.email if order.customer else None,
         }
 
+    def _note_state(self, message: Message) -> dict[str, Any]:
+        sender = message.sender
+        who = f"chat {message.chat_id}"
+        if sender is not None and (sender.username or sender.display_name):
+            who = f"@{sender.username}" if sender.username else str(sender.display_name)
+        sent = message.sent_at or message.updated_at
+        return {
+            "@contact": self._config.telegram_links[str(message.chat_id)],
+            self._config.external_id_property: message.id,
+            "hs_note_body": f"Telegram message from {who}: {message.text}",
+            "hs_timestamp": sent.astimezone(UTC).isoformat(timespec="milliseconds"),
+        }
+
     def _deal_of(self, payment: Payment) -> str | None:
         if payment.order_id:
             return payment.order_id
@@ -279,7 +316,32 @@ class HubSpot(PeopleBothWays):
         response = await self._associate("deals", deal.id, "contacts", contact.id)
         return Applied(rate_limit=response.rate_limit)
 
+    async def _apply_note(self, state: Mapping[str, Any]) -> Applied:
+        """Search before create: a note whose external ID is the message's exists once."""
+        by = self._config.external_id_property
+        found = await self._search("notes", by, str(state[by]))
+        if found is not None:
+            return Applied(rate_limit=found[1].rate_limit)
+        email = str(state["@contact"])
+        contact = await self._search("contacts", "email", email)
+        if contact is None:  # linked, but not in HubSpot yet: flow 2 may be creating it
+            raise RetriableError(f"no contact with the linked chat's email {email}", status=404)
+        association = {"to": {"id": contact[0]},
+                       "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                  "associationTypeId": NOTE_TO_CONTACT}]}  # fmt: skip
+        body = {"properties": _properties(state), "associations": [association]}
+        response = await self._call("POST", "/crm/v3/objects/notes", body)
+        return Applied(rate_limit=response.rate_limit)
+
     # --- calls ---------------------------------------------------------------------------
+
+    async def _search(self, kind: str, prop: str, value: str) -> tuple[str, HttpResponse] | None:
+        """The first record of ``kind`` whose ``prop`` equals ``value`` (its ID), or None."""
+        rule = {"propertyName": prop, "operator": "EQ", "value": value}
+        body = {"filterGroups": [{"filters": [rule]}], "limit": 1, "properties": [prop]}
+        response = await self._call("POST", f"/crm/v3/objects/{kind}/search", body)
+        results = (response.json() or {}).get("results") or []
+        return (str(results[0]["id"]), response) if results else None
 
     async def _upsert(
         self, kind: str, id_value: str, properties: Mapping[str, str], key: str

@@ -397,7 +397,13 @@ def test_flow3_near_simultaneous_edits_on_both_sides_are_decided_by_the_policy(
     assert stored == [{"first_name": "Hubert"}]
 
 
-def test_flow4_telegram_message_lands_in_the_warehouse_messages_table(pipeline: Pipeline) -> None:
+def test_flow4_telegram_message_lands_in_the_warehouse_and_as_a_note_on_the_linked_contact(
+    pipeline: Pipeline,
+) -> None:
+    hubspot = pipeline.fakes.hubspot
+    # chat 4242 is linked to buyer1@example.com (telegram_links); flow 2 creates the contact
+    shopify_customer(pipeline, 4242, T0, email="buyer1@example.com")
+    pipeline.settle()
     update = {
         "update_id": 904_001,
         "message": {
@@ -416,4 +422,21 @@ def test_flow4_telegram_message_lands_in_the_warehouse_messages_table(pipeline: 
     assert rows == [
         {"chat_id": "4242", "sender_username": "ada", "text": "Where is my order #101?"}
     ]
+
+    def notes() -> tuple[str, list[tuple[dict[str, str], set[str]]]]:
+        """The contact's ID; every note's properties and the contacts it is associated with."""
+        contact = hubspot.store.find("contacts", "buyer1@example.com", "email")
+        assert contact is not None
+        edges = hubspot.store.associations
+        return contact.id, [
+            (dict(n.properties), {e[3] for e in edges if e[:3] == ("notes", n.id, "contacts")})
+            for n in hubspot.store.records["notes"].values()
+        ]
+
+    contact_id, found = pipeline.fakes.call(notes)
+    [(properties, linked)] = found
+    assert properties["hs_note_body"] == "Telegram message from @ada: Where is my order #101?"
+    assert properties[EXTERNAL_ID] == "telegram:4242:77"
+    assert linked == {contact_id}
     redeliver_changes_nothing(pipeline, "telegram", body)
+    assert len(pipeline.fakes.call(lambda: hubspot.store.records["notes"])) == 1

@@ -30,7 +30,7 @@ from hookline.metrics import new_registry
 from hookline.settings import PostgresSettings
 from sandbox import hubspot
 from sandbox.hubspot import FakeHubSpot, Reply
-from schemas.events import CloudEvent, CustomerRef, Money, Order, Payment
+from schemas.events import CloudEvent, CustomerRef, Message, Money, Order, Payment, Sender
 from tests.fakes.connector_harness import at, customer_event
 from tests.fakes.destination_changes import HUBSPOT_RATE_LIMITED, change_of
 
@@ -77,7 +77,7 @@ def customer(destination: HubSpot, n: int | str, **fields: Any) -> Change:
     return change_of(destination, customer_event(str(n), 1, **fields))
 
 
-def entity_event(data: Order | Payment) -> CloudEvent:
+def entity_event(data: Order | Payment | Message) -> CloudEvent:
     return CloudEvent.build(
         source="shop",
         provider="test",
@@ -363,3 +363,61 @@ async def test_the_fakes_search_filters_on_lastmodifieddate_sorts_and_pages(
                 break
             body["after"] = page["paging"]["next"]["after"]
     assert pages == [f"{n}@example.com" for n in range(1, 5)]
+
+
+def telegram_message(chat: str, number: int, text: str = "Where is my order?") -> CloudEvent:
+    message = Message(
+        id=f"telegram:{chat}:{number}",
+        updated_at=at(1),
+        chat_id=chat,
+        text=text,
+        sender=Sender(id=chat, username="ada"),
+        sent_at=at(1),
+    )
+    return entity_event(message)
+
+
+async def test_a_linked_chats_message_becomes_one_note_on_its_contact_even_redelivered(
+    api: FakeHubSpot, http: HttpClient
+) -> None:
+    crm = private_app(api, http, telegram_links={"4242": "ada@example.com"})
+    await crm.apply(customer(crm, "ada", email="ada@example.com"), "key-contact")
+    event = telegram_message("4242", 7)
+    assert crm.wants(event)
+    assert not crm.wants(telegram_message("9999", 1))  # a chat linked to no contact
+    change = change_of(crm, event)
+    await crm.apply(change, "key-note")
+    await crm.apply(change, "key-note")  # redelivered: searched first, not created again
+    notes = list(api.store.records["notes"].values())
+    assert len(notes) == 1
+    note = notes[0]
+    assert note.properties["hs_note_body"] == "Telegram message from @ada: Where is my order?"
+    assert note.properties["hookline_external_id"] == "telegram:4242:7"
+    assert note.properties["hs_timestamp"] == at(1).isoformat(timespec="milliseconds")
+    contact = api.store.find("contacts", "ada@example.com", "email")
+    assert contact is not None
+    assert ("notes", note.id, "contacts", contact.id) in api.store.associations
+
+
+async def test_a_note_for_a_contact_not_there_yet_is_retried(
+    api: FakeHubSpot, http: HttpClient
+) -> None:
+    crm = private_app(api, http, telegram_links={"4242": "nobody@example.com"})
+    with pytest.raises(RetriableError):
+        await crm.apply(change_of(crm, telegram_message("4242", 8)), "key-note")
+    assert not api.store.records["notes"]
+
+
+async def test_the_stand_in_refuses_a_note_without_timestamp_or_with_an_unknown_contact(
+    api: FakeHubSpot, http: HttpClient
+) -> None:
+    headers = {"Authorization": f"Bearer {hubspot.PRIVATE_TOKEN}"}
+    url = f"{api.base_url}/crm/v3/objects/notes"
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.post(url, json={"properties": {"hs_note_body": "x"}}) as response:
+            assert response.status == 400
+        unknown = {"to": {"id": "404"}, "types": [{"associationTypeId": 202}]}
+        body = {"properties": {"hs_timestamp": "1"}, "associations": [unknown]}
+        async with session.post(url, json=body) as response:
+            assert response.status == 400
+    assert not api.store.records["notes"]
