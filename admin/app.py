@@ -28,6 +28,8 @@ from admin.envelope import API_VERSION, REQUEST_ID, REQUEST_ID_HEADER, VERSION_H
 from admin.errors import ApiError, Problem
 from admin.openapi import build
 from admin.ratelimit import ClientLimiter
+from admin.replay_jobs import routes as replay_job_routes
+from admin.replay_jobs.worker import ReplayJobWorker
 from admin.routing import Call, Reply, Route, register
 from admin.state import LIMITER, POOL, SETTINGS, SIGNER
 from hookline.db import create_pool
@@ -70,6 +72,7 @@ def all_routes() -> list[Route]:
     return [
         *meta,
         *auth_routes.ROUTES,
+        *replay_job_routes.ROUTES,
         *dead_letter_routes.ROUTES,
         *connector_routes.ROUTES,
         *sync_runs.ROUTES,
@@ -134,6 +137,7 @@ def create_app(settings: Settings, *, index_dead_letters: bool | None = None) ->
     register(app, routes)
     app.router.add_get("/api/v1/openapi.json", openapi_document)
     app.cleanup_ctx.append(_pool)
+    app.cleanup_ctx.append(_replay_jobs)
     indexing = (
         settings.admin.index_dead_letters if index_dead_letters is None else index_dead_letters
     )
@@ -146,6 +150,15 @@ async def _pool(app: web.Application) -> AsyncIterator[None]:
     await app[POOL].open()
     yield
     await app[POOL].close()
+
+
+async def _replay_jobs(app: web.Application) -> AsyncIterator[None]:
+    """The bulk-replay worker: a stopping service finishes its chunk and releases the job."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(ReplayJobWorker(app[SETTINGS], app[POOL]).run(stop))
+    yield
+    stop.set()
+    await task
 
 
 async def _indexer(app: web.Application) -> AsyncIterator[None]:

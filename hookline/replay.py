@@ -48,7 +48,7 @@ from pydantic import ValidationError
 from hookline.dead_letter import SourceRecord
 from hookline.kafka_clients import producer_config
 from hookline.replay_ledger import LedgerRow, ReplayLedger
-from hookline.replay_reader import ReplayError, read_one, read_to_captured_end
+from hookline.replay_reader import ReplayError, read_one, read_positions, read_to_captured_end
 from hookline.settings import KafkaSettings
 from hookline.topics import Topics
 from schemas.dead_letter import DeadLetterContext, original_headers
@@ -56,12 +56,14 @@ from schemas.retry import RetryInfo, without_retry_headers
 
 __all__ = [
     "REPLAYED_FROM_HEADER",
+    "PositionsReport",
     "ReplayError",
     "ReplayFilter",
     "ReplayItem",
     "ReplayReport",
     "replay_dead_letters",
     "replay_one",
+    "replay_positions",
     "replay_target",
 ]
 
@@ -283,6 +285,42 @@ def replay_one(
         if letter is None:
             raise LookupError(f"no readable dead letter at {dlq_topic}:{partition}:{offset}")
         return _Sender(kafka, ledger, target, requested_by).send([letter])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class PositionsReport:
+    """What :func:`replay_positions` did with each position asked for."""
+
+    replayed: list[tuple[int, int]]
+    already_replayed: list[tuple[int, int]]  # in the ledger before: not replayed again
+    missing: list[tuple[int, int]]  # no readable dead letter there (gone, unreadable)
+
+
+def replay_positions(
+    kafka: KafkaSettings,
+    ledger_conninfo: str,
+    dlq_topic: str,
+    positions: Sequence[tuple[int, int]],
+    *,
+    requested_by: str,
+) -> PositionsReport:
+    """Replay the dead letters at these (partition, offset) positions of ``dlq_topic``
+    (one chunk of a bulk replay) with the guarantees of :func:`replay_dead_letters`:
+    the ledger, the topic's lock, the target. Raises as :func:`replay_dead_letters`; on a
+    :class:`ReplayError` the acknowledged replays are in the ledger already."""
+    target = replay_target(Topics(kafka.topic_prefix), dlq_topic)
+    with ReplayLedger.connect(ledger_conninfo) as ledger, ledger.hold(dlq_topic):
+        done = ledger.replayed(dlq_topic, positions)
+        fresh = [p for p in dict.fromkeys(positions) if p not in done]
+        messages = read_positions(kafka, dlq_topic, fresh) if fresh else {}
+        letters = {p: DeadLetter.from_message(m) for p, m in messages.items()}
+        readable = [d for d in letters.values() if d is not None]
+        sent = _Sender(kafka, ledger, target, requested_by).send(readable) if readable else []
+    return PositionsReport(
+        replayed=[(i.partition, i.offset) for i in sent],
+        already_replayed=sorted(done),
+        missing=[p for p in fresh if letters.get(p) is None],
+    )
 
 
 def _selected(

@@ -107,3 +107,68 @@ def read_one(kafka: KafkaSettings, topic: str, partition: int, offset: int) -> M
         raise ReplayError(f"reading {topic} made no progress")
     finally:
         consumer.close()
+
+
+_GAP = 500  # wanted offsets closer than this are read through, not seeked to
+
+
+def read_positions(
+    kafka: KafkaSettings, topic: str, positions: list[tuple[int, int]]
+) -> dict[tuple[int, int], Message]:
+    """The records at these (partition, offset) positions of ``topic``, with one consumer;
+    a position that holds no record (out of the retained range, compacted away, a
+    marker) is absent from the answer."""
+    group = f"{kafka.client_id}-replay-{uuid.uuid4().hex}"  # never joins, never commits
+    consumer = Consumer(consumer_config(kafka, group, "replay"))
+    found: dict[tuple[int, int], Message] = {}
+    try:
+        for partition, offsets in _by_partition(positions).items():
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), 10)
+            readable = [o for o in offsets if low <= o < high]
+            for run in _runs(readable):
+                found |= _read_run(consumer, topic, partition, run)
+    finally:
+        consumer.close()
+    return found
+
+
+def _by_partition(positions: list[tuple[int, int]]) -> dict[int, list[int]]:
+    grouped: dict[int, list[int]] = {}
+    for partition, offset in positions:
+        grouped.setdefault(partition, []).append(offset)
+    return {p: sorted(set(offsets)) for p, offsets in grouped.items()}
+
+
+def _runs(offsets: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for offset in offsets:
+        if runs and offset - runs[-1][-1] < _GAP:
+            runs[-1].append(offset)
+        else:
+            runs.append([offset])
+    return runs
+
+
+def _read_run(
+    consumer: Consumer, topic: str, partition: int, run: list[int]
+) -> dict[tuple[int, int], Message]:
+    wanted, last = set(run), run[-1]
+    consumer.assign([TopicPartition(topic, partition, run[0])])
+    found: dict[tuple[int, int], Message] = {}
+    deadline = time.monotonic() + _STALL_SECONDS
+    while time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None:
+            [position] = consumer.position([TopicPartition(topic, partition)])
+            if position.offset > last:  # the last wanted offset holds no record
+                return found
+            continue
+        if msg.error():
+            raise ReplayError(f"reading {topic}: {msg.error()}")
+        offset = msg.offset() or 0
+        if offset in wanted:
+            found[(partition, offset)] = msg
+        if offset >= last:
+            return found
+        deadline = time.monotonic() + _STALL_SECONDS
+    raise ReplayError(f"reading {topic} made no progress")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,13 +34,17 @@ from hookline.settings import Settings
 _BATCH = 500
 _METADATA_REFRESH_MS = 5000  # how soon a new connector's dead-letter topic is subscribed
 _RETRY_SECONDS = 2.0
+_CLOUDEVENT_ID = "hookline-cloudevent-id"  # processors.pipeline.EVENT_ID_HEADER
+_PROVIDER_ID = "hookline-event-id"  # schemas.raw: the raw record's provider event id
+_ID_HEADERS = (_CLOUDEVENT_ID, _PROVIDER_ID)
 
 _INSERT = (
     'INSERT INTO dead_letters (topic, partition, "offset", record_key, headers, payload,'
     " payload_bytes, record_timestamp, connector, stage, component, exception_class,"
     " exception_message, http_status, attempts, source, original_topic,"
-    " original_partition, original_offset, failed_at) VALUES (%s, %s, %s, %s, %s, %s, %s,"
-    " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+    " original_partition, original_offset, failed_at, event_id, provider_event_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+    " %s, %s, %s) ON CONFLICT DO NOTHING"
 )
 
 
@@ -120,7 +125,35 @@ class DeadLetterIndexer:
             c.partition if c else None,
             c.offset if c else None,
             c.failed_at if c else None,
+            *event_ids(record.headers, record.value),
         )
+
+
+def event_ids(headers: Sequence[tuple[str, bytes]], value: bytes) -> tuple[str | None, str | None]:
+    """(CloudEvents id, provider event id) of a dead letter, for the event lookup: from
+    Hookline's headers (a raw record's ``hookline-event-id``, a normalised record's
+    ``hookline-cloudevent-id``), else from a CloudEvent body (``id``, ``providereventid``)."""
+    named = {n: v.decode(errors="replace")[:200] for n, v in headers if n in _ID_HEADERS}
+    event_id, provider_id = named.get(_CLOUDEVENT_ID), named.get(_PROVIDER_ID)
+    if provider_id is None:  # not a raw record: a normalised one carries a CloudEvent
+        body = _cloudevent(value)
+        event_id = event_id or _text(body.get("id"))
+        provider_id = provider_id or _text(body.get("providereventid"))
+    return event_id, provider_id
+
+
+def _cloudevent(value: bytes) -> dict[str, Any]:
+    if not value.startswith(b"{"):
+        return {}
+    try:
+        body = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return {}
+    return body if isinstance(body, dict) and "specversion" in body else {}
+
+
+def _text(value: object) -> str | None:
+    return value[:200] if isinstance(value, str) else None
 
 
 def _timestamp(ms: int | None) -> datetime | None:

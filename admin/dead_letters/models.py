@@ -18,7 +18,9 @@ TopicName = Annotated[str, Field(min_length=1, max_length=249, pattern=r"^[A-Za-
 State = Literal["open", "replayed", "discarded"]
 
 
-class DeadLetterQuery(BaseModel):
+class DeadLetterFilter(BaseModel):
+    """Which dead letters: the filters a list and a bulk replay job share."""
+
     model_config = ConfigDict(extra="forbid")
 
     topic: TopicName | None = Field(None, description="Only this dead-letter topic.")
@@ -29,6 +31,9 @@ class DeadLetterQuery(BaseModel):
     source: Name | None = Field(None, description="Only this webhook source.")
     failed_after: AwareDatetime | None = Field(None, description="Failed at or after (ISO 8601).")
     failed_before: AwareDatetime | None = Field(None, description="Failed before (ISO 8601).")
+
+
+class DeadLetterQuery(DeadLetterFilter):
     replayed: bool | None = Field(None, description="true: replayed only; false: not replayed.")
     discarded: bool | None = Field(None, description="true: discarded only; false: not.")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size.")

@@ -18,7 +18,7 @@ from admin import keyset
 from admin.dead_letters.models import DeadLetterQuery
 from admin.errors import ApiError
 
-_FROM = (
+FROM = (
     " FROM dead_letters d LEFT JOIN dead_letter_replays r ON r.dlq_topic = d.topic"
     ' AND r.dlq_partition = d.partition AND r.dlq_offset = d."offset"'
 )
@@ -37,7 +37,7 @@ _EQUALS = ("topic", "stage", "component", "connector", "exception_class", "sourc
 _REPLAYED = "(d.replayed_at IS NOT NULL OR r.dlq_topic IS NOT NULL)"
 
 
-def _where(query: DeadLetterQuery) -> tuple[list[str], dict[str, Any]]:
+def where(query: DeadLetterQuery) -> tuple[list[str], dict[str, Any]]:
     values = query.model_dump(exclude={"limit", "cursor"})
     clauses = [f"d.{name} = %({name})s" for name in _EQUALS if values[name] is not None]
     if query.failed_after is not None:
@@ -52,8 +52,8 @@ def _where(query: DeadLetterQuery) -> tuple[list[str], dict[str, Any]]:
 
 
 async def page(pool: AsyncConnectionPool, query: DeadLetterQuery) -> keyset.Page:
-    clauses, values = _where(query)
-    spec = keyset.Query(f"SELECT {_SUMMARY}", _FROM, "d.id", clauses, values)
+    clauses, values = where(query)
+    spec = keyset.Query(f"SELECT {_SUMMARY}", FROM, "d.id", clauses, values)
     return await keyset.page(pool, spec, query.cursor, query.limit)
 
 
@@ -68,7 +68,7 @@ def parse_id(text: str) -> tuple[str, int, int]:
 async def get(pool: AsyncConnectionPool, topic: str, partition: int, offset: int) -> Any:
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            f'SELECT {_DETAIL}{_FROM} WHERE d.topic = %s AND d.partition = %s AND d."offset" = %s',
+            f'SELECT {_DETAIL}{FROM} WHERE d.topic = %s AND d.partition = %s AND d."offset" = %s',
             (topic, partition, offset),
         )
         return await cur.fetchone()

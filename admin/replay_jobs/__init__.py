@@ -1,0 +1,1 @@
+"""Bulk replay of dead letters by filter, as tracked, resumable, cancellable jobs."""

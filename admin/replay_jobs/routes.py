@@ -1,0 +1,96 @@
+"""The replay-jobs routes: start a bulk replay by filter, follow it, cancel it.
+
+The job itself runs in the admin service's worker (:mod:`admin.replay_jobs.worker`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from admin.dead_letters.models import DeadLetterFilter
+from admin.errors import ApiError, not_found
+from admin.replay_jobs import store
+from admin.replay_jobs.models import ReplayJob, ReplayJobRequest
+from admin.routing import Call, Reply, Route
+from admin.state import POOL
+
+BASE = "/api/v1/dead-letters/replay-jobs"
+
+
+def _job(row: dict[str, Any]) -> dict[str, Any]:
+    settled = row["done"] + row["failed"] + row["skipped"]
+    fields = {k: row[k] for k in ReplayJob.model_fields if k in row}
+    job = ReplayJob.model_validate(fields | {"remaining": max(row["total"] - settled, 0)})
+    return job.model_dump(mode="json")
+
+
+def _job_id(call: Call) -> int:
+    text = call.path("id")
+    call.audit_target = f"replay-job:{text[:40]}"
+    if not (text.isdigit() and len(text) <= 18):
+        raise not_found("replay job")
+    return int(text)
+
+
+async def create_job(call: Call) -> Reply:
+    body: ReplayJobRequest = call.body
+    wanted = DeadLetterFilter.model_validate(body.model_dump(exclude={"chunk_size"}))
+    row = await store.create(call.request.app[POOL], wanted, body.chunk_size, call.principal.actor)
+    call.audit_target = f"replay-job:{row['id']}"
+    call.audit_detail = {"filters": row["filters"], "total": row["total"]}
+    return Reply(_job(row), status=201)
+
+
+async def get_job(call: Call) -> Reply:
+    row = await store.get(call.request.app[POOL], _job_id(call))
+    if row is None:
+        raise not_found("replay job")
+    return Reply(_job(row))
+
+
+async def cancel_job(call: Call) -> Reply:
+    job_id = _job_id(call)
+    pool = call.request.app[POOL]
+    row = await store.cancel(pool, job_id, call.principal.actor)
+    if row is None:
+        if await store.get(pool, job_id) is None:
+            raise not_found("replay job")
+        raise ApiError(409, "job_finished", "the job has already succeeded or was cancelled")
+    return Reply(_job(row))
+
+
+ROUTES = [
+    Route(
+        "POST",
+        BASE,
+        "createReplayJob",
+        create_job,
+        "operator",
+        ReplayJob,
+        "Replay every open dead letter matching the filters, as a tracked job.",
+        "dead-letters",
+        body=ReplayJobRequest,
+        status=201,
+        body_optional=True,
+    ),
+    Route(
+        "GET",
+        BASE + "/{id}",
+        "getReplayJob",
+        get_job,
+        "viewer",
+        ReplayJob,
+        "A replay job's progress: total, done, failed, skipped, state.",
+        "dead-letters",
+    ),
+    Route(
+        "POST",
+        BASE + "/{id}/cancel",
+        "cancelReplayJob",
+        cancel_job,
+        "operator",
+        ReplayJob,
+        "Cancel a queued or running job; the chunk in flight completes.",
+        "dead-letters",
+    ),
+]
