@@ -15,7 +15,9 @@ from pollers.config import PollerConfig
 from pollers.service import open_service
 from sandbox.shopify import TOKEN
 
-LEASE_SECONDS = 1.0
+# Long enough that a page (fetch, Kafka ack, cursor commit) on a loaded machine never
+# outlives it; a killed worker's successor waits at most this long.
+LEASE_SECONDS = 4.0
 
 
 def poller_config(shop_url: str, page_size: int = 50) -> PollerConfig:
