@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from admin import auth_routes, events, sources, sync_runs
+from admin import auth_routes, conflicts, events, sources, sync_runs
 from admin.auth import TokenSigner
 from admin.connectors import routes as connector_routes
 from admin.dead_letters import routes as dead_letter_routes
@@ -78,6 +78,7 @@ def all_routes() -> list[Route]:
         *sync_runs.ROUTES,
         *sources.ROUTES,
         *events.ROUTES,
+        *conflicts.ROUTES,
     ]
 
 

@@ -1,0 +1,118 @@
+"""Conflicts (``conflicts``, written by the connectors): list and get, with both versions
+and the policy's verdict. Read-only for now: resolving a held conflict is not built yet.
+
+``verdict`` is the row's status: ``open`` (held by the manual-review policy, not
+applied), ``applied`` (the incoming change won) or ``rejected`` (it lost).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from psycopg.rows import dict_row
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from admin import keyset
+from admin.dead_letters.models import DEFAULT_LIMIT, MAX_LIMIT, Name
+from admin.errors import not_found
+from admin.routing import Call, Reply, Route
+from admin.state import POOL
+
+_SELECT = (
+    "SELECT id AS seq, connector, entity_key, policy, status, event_id, current_state,"
+    " incoming, created_at, resolved_at"
+)
+Verdict = Literal["open", "applied", "rejected"]
+
+
+class ConflictQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    connector: Name | None = Field(None, description="Only this connector's conflicts.")
+    verdict: Verdict | None = Field(None, description="open (held), applied or rejected.")
+    entity_key: str | None = Field(None, min_length=1, max_length=400, description="One entity.")
+    created_after: AwareDatetime | None = Field(None, description="Recorded at or after.")
+    created_before: AwareDatetime | None = Field(None, description="Recorded before.")
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size.")
+    cursor: str | None = Field(None, max_length=200, description="A previous page's cursor.")
+
+
+class Conflict(BaseModel):
+    id: int
+    connector: str
+    entity_key: str
+    policy: str = Field(description="The connector's conflict policy that decided.")
+    verdict: Verdict
+    event_id: str | None = Field(description="The incoming change's CloudEvents id.")
+    current: dict[str, Any] | None = Field(description="Applied before: source, version, state.")
+    incoming: dict[str, Any] = Field(description="The change: source, version, state.")
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+def _item(row: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: row[k] for k in Conflict.model_fields if k in row}
+    conflict = Conflict.model_validate(
+        fields | {"id": row["seq"], "verdict": row["status"], "current": row["current_state"]}
+    )
+    return conflict.model_dump(mode="json")
+
+
+def _where(query: ConflictQuery) -> tuple[list[str], dict[str, Any]]:
+    values = query.model_dump(exclude={"limit", "cursor"})
+    clauses = [f"{n} = %({n})s" for n in ("connector", "entity_key") if values[n] is not None]
+    if query.verdict is not None:
+        clauses.append("status = %(verdict)s")
+    if query.created_after is not None:
+        clauses.append("created_at >= %(created_after)s")
+    if query.created_before is not None:
+        clauses.append("created_at < %(created_before)s")
+    return clauses, values
+
+
+async def list_conflicts(call: Call) -> Reply:
+    query: ConflictQuery = call.query
+    clauses, values = _where(query)
+    spec = keyset.Query(_SELECT, " FROM conflicts", "id", clauses, values)
+    page = await keyset.page(call.request.app[POOL], spec, query.cursor, query.limit)
+    return Reply([_item(r) for r in page.rows], meta=page.meta(query.limit))
+
+
+async def get_conflict(call: Call) -> Reply:
+    text = call.path("id")
+    if not (text.isdigit() and len(text) <= 18):
+        raise not_found("conflict")
+    async with call.request.app[POOL].connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(f"{_SELECT} FROM conflicts WHERE id = %s", (int(text),))
+        row = await cur.fetchone()
+    if row is None:
+        raise not_found("conflict")
+    return Reply(_item(row))
+
+
+ROUTES = [
+    Route(
+        "GET",
+        "/api/v1/conflicts",
+        "listConflicts",
+        list_conflicts,
+        "viewer",
+        list[Conflict],
+        "Conflicts, newest first: both versions and the policy's verdict.",
+        "conflicts",
+        query=ConflictQuery,
+        paginated=True,
+    ),
+    Route(
+        "GET",
+        "/api/v1/conflicts/{id}",
+        "getConflict",
+        get_conflict,
+        "viewer",
+        Conflict,
+        "One conflict: both versions and the policy's verdict.",
+        "conflicts",
+    ),
+]
