@@ -21,8 +21,10 @@
 - **Batching**: the runner calls ``apply`` for up to ``concurrency`` entities at once;
   calls arriving within ``batch_window_seconds`` share one transaction
   (:class:`~connectors.batching.MicroBatcher`, one entity at most once per batch), rows
-  locked in (table, id) order so two instances' batches cannot deadlock. Each change has
-  a savepoint: one the database refuses fails alone.
+  locked in (table, id) order so two instances' batches cannot deadlock. A batch is a few
+  pipelined statements (per table one ``executemany`` of the upsert, one ``DELETE`` and
+  one ``executemany`` of the children). When the database refuses one of its changes,
+  the batch is written again with a savepoint per change: the refused one fails alone.
 - **Idempotency**: the entity ID and the version guard make every write idempotent; the
   idempotency key is not needed (the CloudEvent ``id`` is stored as ``event_id``).
 - **Errors**: a change PostgreSQL refuses as invalid data (SQLSTATE classes 22 and 23,
@@ -33,10 +35,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -98,29 +103,37 @@ def _ref(customer: CustomerRef | None) -> Row:
     return (None, None) if customer is None else (customer.id, customer.email)
 
 
+def _jsonb(value: Any) -> Jsonb:
+    return Jsonb(value, dumps=_orjson)  # orjson: the CloudEvent is most of a row's bytes
+
+
+def _orjson(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def _json(model: BaseModel | None) -> Jsonb | None:
-    return None if model is None else Jsonb(model.model_dump(mode="json"))
+    return None if model is None else _jsonb(model.model_dump(mode="json"))
 
 
 def _order(o: Order) -> Row:
     return (
         o.number, o.status, o.financial_status, o.fulfillment_status, *_ref(o.customer),
         *_money(o.total), *_money(o.subtotal), *_money(o.tax), _json(o.shipping_address),
-        list(o.tags), Jsonb(o.metadata), o.created_at, o.cancelled_at,
+        list(o.tags), _jsonb(o.metadata), o.created_at, o.cancelled_at,
     )  # fmt: skip
 
 
 def _customer(c: Customer) -> Row:
     return (
         c.email, c.name, c.first_name, c.last_name, c.phone, c.company, _json(c.address),
-        list(c.tags), Jsonb(c.properties), c.created_at,
+        list(c.tags), _jsonb(c.properties), c.created_at,
     )  # fmt: skip
 
 
 def _payment(p: Payment) -> Row:
     return (
         p.object_type, p.status, *_money(p.amount), *_money(p.amount_refunded),
-        *_ref(p.customer), p.order_id, p.parent_id, p.description, Jsonb(p.metadata),
+        *_ref(p.customer), p.order_id, p.parent_id, p.description, _jsonb(p.metadata),
         p.created_at,
     )  # fmt: skip
 
@@ -156,6 +169,12 @@ def _names(spaced: str) -> tuple[str, ...]:
     return tuple(spaced.split())
 
 
+def _text(statement: sql.Composed) -> str:
+    """The statement as text (cached by the callers: psycopg caches the parsing of a text
+    query, while a ``Composed`` one is rendered again on every execution)."""
+    return statement.as_string(None)
+
+
 @dataclass(frozen=True, slots=True)
 class _Children:
     """Rows belonging to one version of the parent, replaced with it."""
@@ -166,17 +185,24 @@ class _Children:
     columns: tuple[str, ...]  # after the parent's ID and the position
     rows: Callable[[Any], list[Row]]
 
-    def delete_sql(self) -> sql.Composed:
-        return sql.SQL("DELETE FROM {} WHERE {} = %s").format(
-            sql.Identifier(SCHEMA, self.table), sql.Identifier(self.parent_column)
+    @functools.cache  # noqa: B019 - the tables are constants: nothing leaks
+    def delete_sql(self) -> str:
+        """The children of the parents in ``%s`` (an array)."""
+        return _text(
+            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                sql.Identifier(SCHEMA, self.table), sql.Identifier(self.parent_column)
+            )
         )
 
-    def insert_sql(self) -> sql.Composed:
+    @functools.cache  # noqa: B019 - the tables are constants: nothing leaks
+    def insert_sql(self) -> str:
         columns = (self.parent_column, "position", *self.columns)
-        return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-            sql.Identifier(SCHEMA, self.table),
-            sql.SQL(", ").join(map(sql.Identifier, columns)),
-            sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+        return _text(
+            sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                sql.Identifier(SCHEMA, self.table),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+            )
         )
 
 
@@ -190,19 +216,22 @@ class _Table:
     def all_columns(self) -> tuple[str, ...]:
         return ("id", "updated_at", "external_ids", *self.columns, "source", "event_id", "event")
 
-    def upsert_sql(self) -> sql.Composed:
+    @functools.cache  # noqa: B019 - the tables are constants: nothing leaks
+    def upsert_sql(self) -> str:
         """Insert, or replace a strictly older version; ``RETURNING`` only when written."""
         columns = self.all_columns()
         assign = (sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in columns[1:])
-        return sql.SQL(
-            "INSERT INTO {table} AS target ({columns}) VALUES ({values}) "
-            "ON CONFLICT (id) DO UPDATE SET {assign}, synced_at = now() "
-            "WHERE excluded.updated_at > target.updated_at RETURNING id"
-        ).format(
-            table=sql.Identifier(SCHEMA, self.name),
-            columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
-            values=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
-            assign=sql.SQL(", ").join(assign),
+        return _text(
+            sql.SQL(
+                "INSERT INTO {table} AS target ({columns}) VALUES ({values}) "
+                "ON CONFLICT (id) DO UPDATE SET {assign}, synced_at = now() "
+                "WHERE excluded.updated_at > target.updated_at RETURNING id"
+            ).format(
+                table=sql.Identifier(SCHEMA, self.name),
+                columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                values=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+                assign=sql.SQL(", ").join(assign),
+            )
         )
 
 
@@ -294,8 +323,8 @@ def prepare(change: Change) -> _Write:
             f"invalid {change.family} state: {exc.error_count()} validation errors",
             body=str(exc),
         ) from None
-    event = Jsonb(change.state.get(EVENT_FIELD))
-    head = (entity.id, entity.updated_at, Jsonb(entity.external_ids))
+    event = _jsonb(change.state.get(EVENT_FIELD))
+    head = (entity.id, entity.updated_at, _jsonb(entity.external_ids))
     row = (*head, *table.row(entity), change.source, change.event_id, event)
     children = table.children
     kept = children is not None and children.field in state
@@ -307,14 +336,47 @@ async def write(conn: psycopg.AsyncConnection[Any], item: _Write) -> bool:
     cursor = await conn.execute(item.table.upsert_sql(), item.row)
     if await cursor.fetchone() is None:
         return False  # the warehouse holds this version or a newer one
-    children = item.table.children
-    if children is not None and item.children is not None:
-        await conn.execute(children.delete_sql(), (item.entity_id,))
-        rows = [(item.entity_id, n, *row) for n, row in enumerate(item.children)]
-        if rows:
-            async with conn.cursor() as many:
-                await many.executemany(children.insert_sql(), rows)
+    async with conn.cursor() as cur:
+        await _replace_children(cur, item.table, [item])
     return True
+
+
+async def write_all(conn: psycopg.AsyncConnection[Any], items: Sequence[_Write]) -> list[bool]:
+    """Every change of a batch in a few pipelined statements: per table one
+    ``executemany`` of the upsert (each row under the version guard), then, for the
+    parents written, one ``DELETE`` of their children and one ``executemany`` of the new
+    ones. ``items`` sorted by (table, id), the order rows are locked in. True per item
+    when written."""
+    by_table: dict[str, list[_Write]] = defaultdict(list)
+    for item in items:
+        by_table[item.table.name].append(item)
+    written: set[tuple[str, str]] = set()
+    async with conn.cursor() as cur:
+        for group in by_table.values():
+            table = group[0].table
+            await cur.executemany(table.upsert_sql(), [i.row for i in group], returning=True)
+            ids: set[str] = set()
+            while True:  # one result per statement: the ID when the row was written
+                ids.update(row[0] for row in await cur.fetchall())
+                if not cur.nextset():
+                    break
+            written.update((table.name, entity_id) for entity_id in ids)
+            await _replace_children(cur, table, [i for i in group if i.entity_id in ids])
+    return [(i.table.name, i.entity_id) in written for i in items]
+
+
+async def _replace_children(
+    cur: psycopg.AsyncCursor[Any], table: _Table, parents: Sequence[_Write]
+) -> None:
+    """Replace the children of ``parents`` (written) whose state has them."""
+    children = table.children
+    parents = [p for p in parents if p.children is not None]
+    if children is None or not parents:
+        return
+    await cur.execute(children.delete_sql(), ([p.entity_id for p in parents],))
+    rows = [(p.entity_id, n, *row) for p in parents for n, row in enumerate(p.children or [])]
+    if rows:
+        await cur.executemany(children.insert_sql(), rows)
 
 
 def refused(exc: psycopg.Error) -> DeliveryError:
@@ -350,20 +412,39 @@ class Warehouse:
         return Applied()
 
     async def _write_batch(self, items: list[_Write]) -> list[bool | BaseException]:
-        """One transaction; a savepoint per change, so a refused one fails alone."""
-        outcomes: list[bool | BaseException] = [False] * len(items)
+        """One transaction of a few statements (:func:`write_all`). When PostgreSQL refuses
+        a change of it, the batch is written again with a savepoint per change, so the
+        refused one fails alone."""
         order = sorted(range(len(items)), key=lambda i: (items[i].table.name, items[i].entity_id))
+        ordered = [items[i] for i in order]
         try:
-            async with self._pool.connection(self._timeout) as conn, conn.transaction():
-                for index in order:
-                    try:
-                        async with conn.transaction():
-                            outcomes[index] = await write(conn, items[index])
-                    except (psycopg.DataError, psycopg.IntegrityError) as exc:
-                        outcomes[index] = refused(exc)
+            async with self._pool.connection(self._timeout) as conn:
+                try:
+                    async with conn.transaction():
+                        done: list[bool | BaseException] = list(await write_all(conn, ordered))
+                except (psycopg.DataError, psycopg.IntegrityError):
+                    done = await _one_by_one(conn, ordered)
         except psycopg.Error as exc:
             raise refused(exc) from exc
+        outcomes: list[bool | BaseException] = [False] * len(items)
+        for index, outcome in zip(order, done, strict=True):
+            outcomes[index] = outcome
         return outcomes
+
+
+async def _one_by_one(
+    conn: psycopg.AsyncConnection[Any], items: Sequence[_Write]
+) -> list[bool | BaseException]:
+    """One transaction, a savepoint per change: a refused change fails alone."""
+    outcomes: list[bool | BaseException] = []
+    async with conn.transaction():
+        for item in items:
+            try:
+                async with conn.transaction():
+                    outcomes.append(await write(conn, item))
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                outcomes.append(refused(exc))
+    return outcomes
 
 
 def create(config: WarehouseConfig, context: DestinationContext) -> Warehouse:
