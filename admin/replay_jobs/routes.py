@@ -1,4 +1,4 @@
-"""The replay-jobs routes: start a bulk replay by filter, follow it, cancel it.
+"""The replay-jobs routes: start a bulk replay by filter, list and follow them, cancel one.
 
 The job itself runs in the admin service's worker (:mod:`admin.replay_jobs.worker`).
 """
@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from admin import keyset
 from admin.dead_letters.models import DeadLetterFilter
 from admin.errors import ApiError, not_found
 from admin.replay_jobs import store
-from admin.replay_jobs.models import ReplayJob, ReplayJobRequest
+from admin.replay_jobs.models import ReplayJob, ReplayJobQuery, ReplayJobRequest
 from admin.routing import Call, Reply, Route
 from admin.state import POOL
 
@@ -39,6 +40,19 @@ async def create_job(call: Call) -> Reply:
     call.audit_target = f"replay-job:{row['id']}"
     call.audit_detail = {"filters": row["filters"], "total": row["total"]}
     return Reply(_job(row), status=201)
+
+
+async def list_jobs(call: Call) -> Reply:
+    query: ReplayJobQuery = call.query
+    values = query.model_dump(exclude={"limit", "cursor"})
+    clauses = [f"{n} = %({n})s" for n in ("state", "created_by") if values[n] is not None]
+    if query.created_after is not None:
+        clauses.append("created_at >= %(created_after)s")
+    if query.created_before is not None:
+        clauses.append("created_at < %(created_before)s")
+    spec = keyset.Query("SELECT *, id AS seq", " FROM replay_jobs", "id", clauses, values)
+    page = await keyset.page(call.request.app[POOL], spec, query.cursor, query.limit)
+    return Reply([_job(r) for r in page.rows], meta=page.meta(query.limit))
 
 
 async def get_job(call: Call) -> Reply:
@@ -72,6 +86,18 @@ ROUTES = [
         body=ReplayJobRequest,
         status=201,
         body_optional=True,
+    ),
+    Route(
+        "GET",
+        BASE,
+        "listReplayJobs",
+        list_jobs,
+        "viewer",
+        list[ReplayJob],
+        "Replay jobs, newest first, with their progress.",
+        "dead-letters",
+        query=ReplayJobQuery,
+        paginated=True,
     ),
     Route(
         "GET",

@@ -155,3 +155,27 @@ async def test_job_counts_unreplayable_dead_letters_as_failed(admin_api: Admin) 
     )
     assert refused.status == 422
     assert {e["field"] for e in (await refused.json())["errors"]} == {"chunk_size", "topic"}
+
+
+async def test_replay_jobs_list_newest_first_by_state_in_cursor_pages(admin_api: Admin) -> None:
+    insert_unreplayable(admin_api, 5000)  # the first job runs long: the next ones queue
+    operator, viewer = admin_api.as_role("operator"), admin_api.as_role("viewer")
+    made = []
+    for _ in range(3):
+        created = await admin_api.client.post(JOBS, json={"chunk_size": 1}, headers=operator)
+        made.append((await created.json())["data"]["id"])
+    cancelled = await admin_api.client.post(f"{JOBS}/{made[1]}/cancel", headers=operator)
+    assert cancelled.status == 200
+    first = await admin_api.client.get(JOBS, params={"limit": 2}, headers=viewer)
+    assert first.status == 200, await first.text()
+    body = await first.json()
+    assert body["meta"]["total"] == 3
+    rest = await admin_api.client.get(
+        JOBS, params={"limit": 2, "cursor": body["meta"]["next_cursor"]}, headers=viewer
+    )
+    walked = [j["id"] for j in body["data"] + (await rest.json())["data"]]
+    assert walked == made[::-1]
+    by_state = await admin_api.client.get(JOBS, params={"state": "cancelled"}, headers=viewer)
+    assert [j["id"] for j in (await by_state.json())["data"]] == [made[1]]
+    hostile = await admin_api.client.get(JOBS, params={"state": "x' OR 1=1"}, headers=viewer)
+    assert hostile.status == 422
