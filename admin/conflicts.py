@@ -1,8 +1,9 @@
 """Conflicts (``conflicts``, written by the connectors): list and get, with both versions
-and the policy's verdict. Read-only for now: resolving a held conflict is not built yet.
+and the policy's verdict; resolve a held one (:mod:`admin.conflict_resolution`).
 
 ``verdict`` is the row's status: ``open`` (held by the manual-review policy, not
-applied), ``applied`` (the incoming change won) or ``rejected`` (it lost).
+applied), ``applied`` (the incoming change, or a merged version, won) or ``rejected``
+(it lost). ``resolution`` says who decided: null for the policy, else how a person did.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from psycopg.rows import dict_row
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from admin import keyset
+from admin.conflict_resolution import ResolveRequest, resolve
 from admin.dead_letters.models import DEFAULT_LIMIT, MAX_LIMIT, Name
 from admin.errors import not_found
 from admin.routing import Call, Reply, Route
@@ -21,7 +23,7 @@ from admin.state import POOL
 
 _SELECT = (
     "SELECT id AS seq, connector, entity_key, policy, status, event_id, current_state,"
-    " incoming, created_at, resolved_at"
+    " incoming, created_at, resolved_at, resolution, resolved_by, merged"
 )
 Verdict = Literal["open", "applied", "rejected"]
 
@@ -49,6 +51,11 @@ class Conflict(BaseModel):
     incoming: dict[str, Any] = Field(description="The change: source, version, state.")
     created_at: datetime
     resolved_at: datetime | None
+    resolution: Literal["incoming", "current", "merged"] | None = Field(
+        description="How a person resolved it; null: open, or decided by the policy."
+    )
+    resolved_by: str | None = Field(description="Who resolved it (user:…, key:…), if a person.")
+    merged: dict[str, Any] | None = Field(description="The merged entity sent, if merged.")
 
 
 def _item(row: dict[str, Any]) -> dict[str, Any]:
@@ -79,17 +86,26 @@ async def list_conflicts(call: Call) -> Reply:
     return Reply([_item(r) for r in page.rows], meta=page.meta(query.limit))
 
 
-async def get_conflict(call: Call) -> Reply:
+def _conflict_id(call: Call) -> int:
     text = call.path("id")
     if not (text.isdigit() and len(text) <= 18):
         raise not_found("conflict")
+    return int(text)
+
+
+async def get_conflict(call: Call) -> Reply:
     async with call.request.app[POOL].connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(f"{_SELECT} FROM conflicts WHERE id = %s", (int(text),))
+        await cur.execute(f"{_SELECT} FROM conflicts WHERE id = %s", (_conflict_id(call),))
         row = await cur.fetchone()
     if row is None:
         raise not_found("conflict")
     return Reply(_item(row))
+
+
+async def resolve_conflict(call: Call) -> Reply:
+    await resolve(call, _conflict_id(call))
+    return await get_conflict(call)
 
 
 ROUTES = [
@@ -114,5 +130,16 @@ ROUTES = [
         Conflict,
         "One conflict: both versions and the policy's verdict.",
         "conflicts",
+    ),
+    Route(
+        "POST",
+        "/api/v1/conflicts/{id}/resolve",
+        "resolveConflict",
+        resolve_conflict,
+        "operator",
+        Conflict,
+        "Resolve a held conflict: keep a side or send a merged version to the destination.",
+        "conflicts",
+        body=ResolveRequest,
     ),
 ]

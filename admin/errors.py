@@ -7,7 +7,8 @@
       401 unauthenticated, invalid_credentials, invalid_token, refresh_token_reused
       403 forbidden
       404 not_found            405 method_not_allowed          413 body_too_large
-      409 already_replayed, discarded, replay_busy, conflict
+      409 already_replayed, discarded, replay_busy, conflict, conflict_resolved,
+          event_unavailable, job_finished
       422 validation_error (one error per field)     429 rate_limited (Retry-After)
       500 internal_error (never a traceback)   503 unavailable (Kafka or PostgreSQL)
 

@@ -6,6 +6,8 @@
     partial snapshot? its carried fields are merged onto the state applied before
     wants? ─✗─▶ skipped_unwanted      (wants or state_for raising: dead letter, "transform")
     judge (connectors.conflicts) ─▶ skipped_unchanged | skipped_stale | conflict
+        (a record resolving a conflict, header hookline-conflict-resolution, written by
+        the admin API: not judged; applied unless its state is the one applied already)
     breaker permit ▶ rate-limit token ▶ destination.apply(change, idempotency key)
         ok ────────────▶ state written ▶ applied
         retriable ─────▶ breaker now open? wait for the probe, no attempt spent
@@ -49,6 +51,7 @@ from hookline.logs import get_logger
 from hookline.topics import Topics
 from hookline.tracing import Tracer, header, span
 from schemas.events import CloudEvent
+from schemas.retry import CONFLICT_RESOLUTION_HEADER
 
 log = get_logger("hookline.connectors")
 
@@ -83,6 +86,11 @@ class Inbound:
     @property
     def attempt(self) -> int:
         return self.retry.attempt if self.retry else 1
+
+    @property
+    def resolves(self) -> bool:
+        """A person resolved a conflict this way: deliver it, whatever the policy says."""
+        return any(name == CONFLICT_RESOLUTION_HEADER for name, _ in self.record.headers)
 
     @property
     def key(self) -> str:
@@ -163,7 +171,7 @@ class Deliverer:
             return await self._dead_letter(item, error, stage="decode")
         destination = self._s.destination
         try:
-            own = not destination.wants(event)
+            own = not destination.wants(event) and not item.resolves
             if own and not observes(destination, event):
                 return Outcome.SKIPPED_UNWANTED
             change = self._change(event, cache.get(event.subject))
@@ -191,17 +199,9 @@ class Deliverer:
         """Judge ``keyed`` (``change`` under its identity) and act; ``own``: a change of
         the destination's own system, observed, not pushed (unless a conflict says so)."""
         prior = cache.get(keyed.entity_key)
-        conflict = self._s.config.conflict
-        judgement = judge(
-            prior,
-            keyed.state_hash,
-            keyed.version,
-            keyed.source,
-            conflict,
-            incoming_state=keyed.state,
-        )
+        judgement = self._judge(item, keyed, prior)
         if judgement.conflict and prior is not None:
-            await self._conflict(change, keyed, prior, judgement)
+            await self._conflict(item, change, keyed, prior, judgement)
         if own:
             outcome = await self._observe(item, keyed, prior, judgement)
         else:
@@ -215,6 +215,20 @@ class Deliverer:
         if keyed is not change and outcome in _HEARD:
             await self._remember_subject(change, cache)
         return outcome
+
+    def _judge(self, item: Inbound, keyed: Change, prior: AppliedState | None) -> Judgement:
+        if item.resolves:  # a person decided: only a repeat of the applied state is skipped
+            same = prior is not None and prior.state_hash == keyed.state_hash
+            return Judgement(Verdict.UNCHANGED if same else Verdict.APPLY)
+        conflict = self._s.config.conflict
+        return judge(
+            prior,
+            keyed.state_hash,
+            keyed.version,
+            keyed.source,
+            conflict,
+            incoming_state=keyed.state,
+        )
 
     async def _remember_subject(self, change: Change, cache: dict[str, AppliedState]) -> None:
         """Keep what this subject's source said, whatever the identity's verdict: the base
@@ -387,10 +401,15 @@ class Deliverer:
         return Outcome.DEAD_LETTERED
 
     async def _conflict(
-        self, change: Change, keyed: Change, prior: AppliedState, judgement: Judgement
+        self,
+        item: Inbound,
+        change: Change,
+        keyed: Change,
+        prior: AppliedState,
+        judgement: Judgement,
     ) -> None:
         """Log, count and record a conflict (``conflicts``: held ones open, the others
-        with how the policy resolved them)."""
+        with how the policy resolved them), with the CloudEvent, for a later resolution."""
         policy = self._s.config.conflict.policy
         resolution = {Verdict.APPLY: "applied", Verdict.REJECT: "rejected"}.get(
             judgement.verdict, "held"
@@ -409,4 +428,5 @@ class Deliverer:
             event_id=change.event_id,
         )
         status = "open" if resolution == "held" else resolution
-        await self._s.states.hold_conflict(keyed, prior, policy, status)
+        event = item.event.model_dump(mode="json") if item.event is not None else None
+        await self._s.states.hold_conflict(keyed, prior, policy, status, event)

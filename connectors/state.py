@@ -10,7 +10,8 @@
   ``incoming``: the change), one row per (connector, CloudEvent id), so a re-delivered
   change is recorded once. ``status``: ``open`` for a change held by the manual-review
   policy; ``applied`` (the incoming change won) or ``rejected`` (it lost) for one the
-  policy resolved, with ``resolved_at``.
+  policy resolved, with ``resolved_at``. ``held_event``: the incoming CloudEvent as
+  consumed, which the admin API sends back to this connector when a person resolves it.
 - ``sync_runs``: one row per batch (sources, destination, record count, outcome,
   duration, counts by outcome).
 """
@@ -51,9 +52,9 @@ UPDATE connector_entity_state SET version = %s
 WHERE connector = %s AND entity_key = %s AND (version IS NULL OR version < %s)
 """
 _HOLD = """
-INSERT INTO conflicts
-    (connector, entity_key, policy, current_state, incoming, event_id, status, resolved_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, CASE WHEN %s = 'open' THEN NULL ELSE now() END)
+INSERT INTO conflicts (connector, entity_key, policy, current_state, incoming, event_id,
+                       status, resolved_at, held_event)
+VALUES (%s, %s, %s, %s, %s, %s, %s, CASE WHEN %s = 'open' THEN NULL ELSE now() END, %s)
 ON CONFLICT (connector, event_id) DO NOTHING
 """
 _RUN = """
@@ -150,7 +151,12 @@ class StateStore:
             await conn.execute(_ADVANCE, key)
 
     async def hold_conflict(
-        self, change: Change, prior: AppliedState, policy: str, status: str = "open"
+        self,
+        change: Change,
+        prior: AppliedState,
+        policy: str,
+        status: str = "open",
+        event: Mapping[str, Any] | None = None,
     ) -> None:
         current = {"source": prior.source, "version": prior.version, "state": prior.state}
         incoming = {"source": change.source, "version": change.version, "state": change.state}
@@ -166,6 +172,7 @@ class StateStore:
                     change.event_id,
                     status,
                     status,
+                    None if event is None else _json(event),
                 ),
             )
 

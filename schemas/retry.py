@@ -5,7 +5,8 @@ A record on a retry topic is the original change, untouched (key, value, headers
 when it is due (Unix ms), where it was first consumed and the last failure. Connectors
 write these records when a delivery fails with a retriable error; ``hookline replay``
 writes one (attempt 1, due now) to send a connector's dead letter back to that connector
-only.
+only; the admin API writes one (no retry context: due now) to deliver a conflict a
+person resolved (:data:`CONFLICT_RESOLUTION_HEADER`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 RETRY_HEADER_PREFIX = "hookline.retry."
+#: On a record of a connector's retry topic: the id of the ``conflicts`` row a person
+#: resolved (the admin API writes it). The connector applies such a record even though its
+#: conflict policy would hold or reject it; only a state already applied is skipped.
+CONFLICT_RESOLUTION_HEADER = "hookline-conflict-resolution"
 Headers = Sequence[tuple[str, bytes]]
 
 
