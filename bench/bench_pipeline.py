@@ -17,7 +17,8 @@ send) <= 2 s (a backlog would grow it); when the last of ``BENCH_RATES`` is not
 sustained, the search goes down instead (``BENCH_LOWER_RATES``, default 250,100,50) to the
 first rate that is. Each step also reports the warehouse's commit rate.
 
-Beside it: the stages' own ceilings from bench/results/{ingress,processors,connectors}.json
+Beside it: the stages' own figures from bench/results/{ingress,processors,connectors,
+warehouse}.json
 and the load average (the machine is shared). Results: bench/results/pipeline.json.
 """
 
@@ -55,7 +56,7 @@ SUSTAINED_P99_SECONDS = 2.0
 WAREHOUSE_ONLY = """
 [connectors.warehouse]
 families = ["order", "customer", "payment", "message"]
-concurrency = 64
+concurrency = 256  # >= 2 x batch_size: two warehouse transactions in flight
 
 [connectors.warehouse.destination]
 type = "warehouse"
@@ -244,6 +245,7 @@ def stage_ceilings() -> dict[str, Any]:
         return orjson.loads(path.read_bytes()) if path.exists() else {}
 
     ingress, processors, connectors = read("ingress"), read("processors"), read("connectors")
+    warehouse = read("warehouse")
     return {
         "ingress_peak_requests_per_second": ingress.get("ingress_peak", {}).get(
             "requests_per_second"
@@ -256,6 +258,8 @@ def stage_ceilings() -> dict[str, Any]:
         "connector_deliveries_per_second": connectors.get("connector", {}).get("per_second"),
         "connectors_note": "runner against a local HTTP stand-in, not the warehouse",
         "connectors_measured_at": connectors.get("measured_at"),
+        "warehouse_connector_rows_per_second": warehouse.get("connector", {}).get("per_second"),
+        "warehouse_measured_at": warehouse.get("measured_at"),
     }
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -490,14 +491,33 @@ def table_state(data_dir: Path) -> dict[str, int]:
     }
 
 
+def profile(pid: int) -> subprocess.Popen[bytes] | None:
+    """With ``BENCH_PROFILE=<file.svg>``: py-spy samples the worker (a flame graph of its
+    CPU, written when the run is over). py-spy is a dev tool, not a dependency."""
+    out = os.environ.get("BENCH_PROFILE")
+    if not out:
+        return None
+    spy = Path(sys.executable).with_name("py-spy")
+    argv = [str(spy), "record", "--pid", str(pid), "--rate", "100", "--output", out]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+
+
+def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its flame graph on SIGINT
+        spy.wait(timeout=60)
+
+
 def run_worker(kafka: KafkaSettings, prefix: str, expected: int, data_dir: Path) -> dict[str, Any]:
     watcher = CommitWatcher(kafka, f"{prefix}-processors", Topics(prefix).raw_webhooks)
     web_port = free_port()
     worker = start_worker(kafka, prefix, data_dir, web_port)
+    spy = profile(worker.pid)
     try:
         samples = wait_committed(worker, watcher, expected)
         outcomes = worker_outcomes(web_port)
     finally:
+        stop_profile(spy)
         watcher.close()
         worker.terminate()
         worker.wait(timeout=60)
