@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from admin import auth_routes, conflicts, events, sources, sync_runs
+from admin import auth_routes, conflicts, events, ingress_counts, sources, sync_runs
 from admin.auth import TokenSigner
 from admin.connectors import routes as connector_routes
 from admin.dead_letters import routes as dead_letter_routes
@@ -31,7 +31,7 @@ from admin.ratelimit import ClientLimiter
 from admin.replay_jobs import routes as replay_job_routes
 from admin.replay_jobs.worker import ReplayJobWorker
 from admin.routing import Call, Reply, Route, register
-from admin.state import LIMITER, POOL, SETTINGS, SIGNER
+from admin.state import INGRESS_COUNTS, LIMITER, POOL, SETTINGS, SIGNER
 from hookline.db import create_pool
 from hookline.logs import get_logger
 from hookline.settings import Settings
@@ -134,6 +134,7 @@ def create_app(settings: Settings, *, index_dead_letters: bool | None = None) ->
     )
     app[POOL] = create_pool(settings.postgres, autocommit=True)
     app[LIMITER] = ClientLimiter(settings.admin.rate_per_second, settings.admin.rate_burst)
+    app[INGRESS_COUNTS] = ingress_counts.IngressCounts(list(settings.admin.ingress_metrics_urls))
     routes = all_routes()
     app[OPENAPI] = build(routes, "Hookline admin API", API_VERSION)
     register(app, routes)
@@ -145,7 +146,18 @@ def create_app(settings: Settings, *, index_dead_letters: bool | None = None) ->
     )
     if indexing:
         app.cleanup_ctx.append(_indexer)
+    if app[INGRESS_COUNTS].configured:
+        app.cleanup_ctx.append(_ingress_sampler)
     return app
+
+
+async def _ingress_sampler(app: web.Application) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    interval = app[SETTINGS].admin.ingress_scrape_seconds
+    task = asyncio.create_task(ingress_counts.run(app[INGRESS_COUNTS], interval, stop))
+    yield
+    stop.set()
+    await task
 
 
 async def _pool(app: web.Application) -> AsyncIterator[None]:

@@ -1,7 +1,7 @@
 """The webhook sources the ingress is configured with (``ingress.sources_file``), read as
 plain TOML: name, provider type, body limit, how many secrets are configured (never the
-secrets). Accepted and rejected counts are not recorded anywhere the admin service reads
-yet (they are Prometheus counters of the ingress).
+secrets), and the requests it answered per source, sampled from the ingress workers'
+counters (:mod:`admin.ingress_counts`; null when no worker URL is configured).
 """
 
 from __future__ import annotations
@@ -9,8 +9,27 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from admin.configured import tables, text
+from admin.ingress_counts import IngressCounts
 from admin.routing import Call, Reply, Route
-from admin.state import SETTINGS
+from admin.state import INGRESS_COUNTS, SETTINGS
+
+
+class Counts(BaseModel):
+    accepted: int = Field(description="Answered 2xx: durably in Kafka.")
+    rejected: int = Field(description="Answered 4xx: signature, size, malformed.")
+    failed: int = Field(description="Answered 5xx: Kafka did not acknowledge in time.")
+
+
+class Window(Counts):
+    window_seconds: int = Field(description="The window: the last 300 or 3600 seconds.")
+    covered_seconds: float = Field(
+        description="How much of it the admin service's samples span (less while it is young)."
+    )
+
+
+class Requests(BaseModel):
+    since_worker_start: Counts = Field(description="Summed over the workers answering now.")
+    windows: list[Window] = Field(description="Increases over the last 5 minutes and hour.")
 
 
 class Source(BaseModel):
@@ -18,9 +37,19 @@ class Source(BaseModel):
     provider: str | None = Field(description="Provider type (stripe, shopify, …).")
     max_body_bytes: int | None = Field(description="Its own body limit; null: the ingress's.")
     secrets: int = Field(description="How many signing secrets are configured (rotation).")
+    requests: Requests | None = Field(
+        description="Requests the ingress answered; null: admin.ingress_metrics_urls unset."
+    )
 
 
-def _source(name: str, table: dict[str, object]) -> dict[str, object]:
+def _requests(counts: IngressCounts, name: str) -> Requests | None:
+    if not counts.configured:
+        return None
+    windows = [Window.model_validate(w) for w in counts.windows(name)]
+    return Requests(since_worker_start=Counts(**counts.since_worker_start(name)), windows=windows)
+
+
+def _source(name: str, table: dict[str, object], counts: IngressCounts) -> dict[str, object]:
     limit = table.get("max_body_bytes")
     secrets = table.get("secrets")
     return Source(
@@ -28,13 +57,16 @@ def _source(name: str, table: dict[str, object]) -> dict[str, object]:
         provider=text(table, "provider"),
         max_body_bytes=limit if isinstance(limit, int) else None,
         secrets=len(secrets) if isinstance(secrets, list) else 0,
+        requests=_requests(counts, name),
     ).model_dump(mode="json")
 
 
 async def list_sources(call: Call) -> Reply:
     path = call.request.app[SETTINGS].ingress.sources_file
-    items = [_source(n, t) for n, t in sorted(tables(path, "sources").items())]
-    return Reply(items, meta={"total": len(items)})
+    counts = call.request.app[INGRESS_COUNTS]
+    items = [_source(n, t, counts) for n, t in sorted(tables(path, "sources").items())]
+    workers = {"configured": len(counts.urls), "answering": counts.answering}
+    return Reply(items, meta={"total": len(items), "ingress_workers": workers})
 
 
 ROUTES = [
@@ -45,7 +77,7 @@ ROUTES = [
         list_sources,
         "viewer",
         list[Source],
-        "The configured webhook sources and their provider types; not paginated.",
+        "The configured webhook sources, provider types and request counts; not paginated.",
         "sources",
     ),
 ]

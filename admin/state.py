@@ -6,6 +6,7 @@ from aiohttp import web
 from psycopg_pool import AsyncConnectionPool
 
 from admin.auth import TokenSigner
+from admin.ingress_counts import IngressCounts
 from admin.ratelimit import ClientLimiter
 from hookline.settings import Settings
 
@@ -13,3 +14,4 @@ POOL = web.AppKey("pool", AsyncConnectionPool)
 SIGNER = web.AppKey("signer", TokenSigner)
 SETTINGS = web.AppKey("settings", Settings)
 LIMITER = web.AppKey("limiter", ClientLimiter)
+INGRESS_COUNTS = web.AppKey("ingress_counts", IngressCounts)

@@ -239,6 +239,15 @@ class AdminSettings(BaseModel):
         "Counted in memory per admin process.",
     )
     rate_burst: int = Field(60, ge=1, description="Requests a client may make at once.")
+    ingress_metrics_urls: list[str] = Field(
+        default_factory=list,
+        description="Each ingress worker's internal /metrics URL (worker i of N: "
+        "http://{ingress.metrics_host}:{ingress.metrics_port + i}/metrics), sampled for the "
+        "sources' accepted/rejected counts; empty: counts not reported. JSON list in env.",
+    )
+    ingress_scrape_seconds: float = Field(
+        15.0, gt=0, description="Seconds between samples of the ingress workers' /metrics."
+    )
 
 
 class PollerSettings(BaseModel):
