@@ -18,7 +18,7 @@ fi
 export HEY
 
 # bench_pipeline last: it reports the other stages' ceilings beside its end-to-end figures.
-for bench in bench_ingress bench_processors bench_connectors bench_warehouse bench_pipeline; do
+for bench in bench_ingress bench_processors bench_connectors bench_warehouse bench_admin bench_pipeline; do
   echo "[bench] $bench"
   .venv/bin/python -m "bench.$bench"
 done
