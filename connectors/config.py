@@ -101,6 +101,12 @@ class ConnectorConfig(_Config):
     poll_timeout_seconds: float = Field(0.5, gt=0, description="Longest wait in one poll.")
     session_timeout_ms: int = Field(10_000, ge=6000, description="Kafka group session.")
     lag_interval_seconds: float = Field(5.0, gt=0, description="How often lag is exported.")
+    probe_interval_seconds: float | None = Field(
+        None,
+        ge=0,
+        description="Seconds between probes of the destination's API; 0: off; None: the "
+        "service's connectors.probe_interval_seconds.",
+    )
     retry: RetryConfig = Field(default_factory=RetryConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     rate_limit: RateLimitConfig | None = Field(None, description="None: no proactive limit.")
@@ -116,6 +122,11 @@ class ConnectorConfig(_Config):
 
     def consumer_group(self, topic_prefix: str) -> str:
         return self.group_id or f"{topic_prefix}.connector.{self.name}"
+
+    def probe_interval(self, service_default: float) -> float:
+        """Seconds between probes of the destination; 0: not probed."""
+        own = self.probe_interval_seconds
+        return service_default if own is None else own
 
     def bucket(self) -> str:
         limit = self.rate_limit

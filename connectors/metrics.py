@@ -100,6 +100,18 @@ class ConnectorMetrics:
             registry=registry,
         )
         self.lag = LagMetrics(registry)  # hookline_consumer_*: the groups' committed lag
+        self.destination_up = Gauge(
+            "hookline_destination_up",
+            "1 when the last probe of the connector's destination API succeeded, else 0.",
+            ["connector"],
+            registry=registry,
+        )
+        self.probe_duration = Gauge(
+            "hookline_destination_probe_duration_seconds",
+            "Duration of the last probe of the connector's destination API.",
+            ["connector"],
+            registry=registry,
+        )
         self.alerts = Counter(
             "hookline_connector_alerts_total",
             "Alerts raised by connector and kind, sent or suppressed by the rate limit.",

@@ -24,9 +24,10 @@ from connectors.consumer import AsyncConsumer
 from connectors.control import ConnectorControl, instance_name
 from connectors.delivery import Services
 from connectors.destinations import REGISTRY
-from connectors.destinations.base import Destination, DestinationContext
+from connectors.destinations.base import Destination, DestinationContext, prober_of
 from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
+from connectors.probe import probing
 from connectors.ratelimit import TokenBucket
 from connectors.runner import ConnectorRunner
 from connectors.state import StateStore
@@ -85,6 +86,10 @@ async def open_connector(
             gate=services.gate,
         )
         stack.push_async_callback(control.forget)
+        interval = config.probe_interval(settings.connectors.probe_interval_seconds)
+        prober = prober_of(services.destination)
+        timeout = config.destination.timeout_seconds
+        await stack.enter_async_context(probing(config.name, prober, metrics, interval, timeout))
         grace = settings.connectors.shutdown_timeout_seconds
         yield ConnectorRunner(services, consumer, grace, control)
 

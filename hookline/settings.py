@@ -195,6 +195,18 @@ class ConnectorSettings(BaseModel):
     shutdown_timeout_seconds: float = Field(
         15.0, gt=0, description="Grace period for the batch in progress on SIGTERM."
     )
+    probe_interval_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds between health probes of each destination's API "
+        "(hookline_destination_up), unless a connector sets its own; 0: off (production: 60).",
+    )
+    digest_at: str = Field(
+        "",
+        pattern=r"^$|^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="UTC time (HH:MM) the daily digest of the previous day goes to the alert "
+        "sink, from one instance; empty: no digest sent.",
+    )
 
 
 class AdminSettings(BaseModel):

@@ -23,6 +23,7 @@ the project's destination reference notes):
   ``hs_timestamp`` required, ``hs_note_body`` ≤ 65,536 characters; a note is associated
   with a contact by type 202. An unknown association type or record is a 400. Creating
   is not idempotent: a repeat is a second record.
+- ``GET /crm/v3/objects/{type}?limit=``: the first records (the health probe's call).
 - ``PATCH /crm/v3/objects/{type}/{id}`` (``?idProperty=`` for a unique property): 200
   ``SimplePublicObject``, 404 ``OBJECT_NOT_FOUND``.
 - ``PUT /crm/v4/objects/{fromType}/{fromId}/associations/default/{toType}/{toId}``: the
@@ -144,6 +145,7 @@ class FakeHubSpot:
         app.router.add_post("/oauth/v1/token", self._token)
         app.router.add_post("/crm/v3/objects/{type}/batch/upsert", self._batch_upsert)
         app.router.add_post("/crm/v3/objects/{type}/search", self._search)
+        app.router.add_get("/crm/v3/objects/{type}", self._list)
         app.router.add_post("/crm/v3/objects/{type}", self._create)
         app.router.add_patch("/crm/v3/objects/{type}/{id}", self._patch)
         path = "/crm/v4/objects/{from}/{from_id}/associations/default/{to}/{to_id}"
@@ -381,6 +383,19 @@ class FakeHubSpot:
         if after + limit < len(records):
             answer["paging"] = {"next": {"after": str(after + limit)}}
         return self._answer(request, 200, answer)
+
+    async def _list(self, request: web.Request) -> web.Response:
+        """``GET /crm/v3/objects/{type}?limit=`` (1-100, default 10): the first records,
+        ``{"results": [...]}`` (the health probe's call)."""
+        kind = request.match_info["type"]
+        try:
+            limit = int(request.query.get("limit", "10"))
+        except ValueError:
+            limit = 0
+        if kind not in KNOWN_PROPERTIES or not 0 < limit <= 100:
+            return self._answer(request, 400, _error("limit must be 1..100", "VALIDATION_ERROR"))
+        records = list(self.store.records[kind].values())[:limit]
+        return self._answer(request, 200, {"results": [r.view() for r in records]})
 
 
 def _batch_problem(kind: str, inputs: Any) -> str | None:

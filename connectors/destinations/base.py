@@ -30,6 +30,13 @@ the defaults when a destination does not define them; see :func:`identity_of`,
                                             another source is judged against it.
                                             Default: False.
 
+One more optional hook tells whether the external API is healthy, for the periodic probe
+of the connectors service (:mod:`connectors.probe`; off unless configured)::
+
+    await probe()           -> None         one cheap read-only call (an account or shop
+                                            query, ``SELECT 1``); raise a
+                                            DeliveryError when the API is not healthy.
+
 The runner owns everything else: consuming, change detection, conflicts, retries, the
 circuit breaker, rate limits, dead letters, commits, audit. ``apply`` may be called again
 with the same key after a crash or a retry: the destination passes the key on (header,
@@ -47,7 +54,7 @@ statuses and client exceptions onto the error tree in one place. ``create`` rece
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -113,6 +120,12 @@ def observes(destination: Destination, event: CloudEvent) -> bool:
     """The destination's ``observes`` hook, or False."""
     hook = getattr(destination, "observes", None)
     return bool(hook(event)) if hook is not None else False
+
+
+def prober_of(destination: Destination) -> Callable[[], Awaitable[None]] | None:
+    """The destination's ``probe`` hook, or None when it has none."""
+    hook = getattr(destination, "probe", None)
+    return hook if callable(hook) else None
 
 
 def email_identity(change: Change, email_field: str = "email") -> str:

@@ -13,6 +13,9 @@
 - **Statuses**: 2xx applied; 408, 429, 500, 502, 503, 504, timeouts and connection errors
   retried (``Retry-After`` honoured); anything else permanent (no vendor extras).
 - **Rate limits**: ``RateLimit-*`` / ``X-RateLimit-*`` response headers adjust the budget.
+- **Probe** (when the connectors service probes): ``GET {base_url}``; healthy when it
+  answers below 500 with the token accepted (a 404 or 405 counts: an upsert API need not
+  serve its root), unhealthy on a 5xx, 401/403, a timeout or a refused connection.
 - **wants**: every event of the connector's families except those whose source is in
   ``ignore_sources`` (e.g. the destination system itself, whose own changes need not be
   pushed back to it).
@@ -32,6 +35,7 @@ from connectors.destinations.base import (
     DestinationContext,
     DestinationSpec,
 )
+from connectors.errors import DeliveryError, PermanentError
 from connectors.http import HttpClient
 from schemas.events import CloudEvent
 
@@ -68,13 +72,23 @@ class HttpUpsert:
             "Idempotency-Key": idempotency_key,
             "X-Hookline-Version": change.version.isoformat(),
             "X-Hookline-Source": change.source,
+            **self._auth(),
         }
-        if self._config.token is not None:
-            headers["Authorization"] = f"Bearer {self._config.token.get_secret_value()}"
         url = f"{self._base}/{change.family}/{quote(change.entity_id, safe='')}"
         method, body = ("PUT", change.state) if change.patch is None else ("PATCH", change.patch)
         response = await self._http.request(method, url, json=dict(body), headers=headers)
         return Applied(rate_limit=response.rate_limit)
+
+    async def probe(self) -> None:
+        try:
+            await self._http.request("GET", self._base, headers=self._auth())
+        except DeliveryError as error:
+            if not isinstance(error, PermanentError) or error.status in (None, 401, 403):
+                raise
+
+    def _auth(self) -> dict[str, str]:
+        token = self._config.token
+        return {} if token is None else {"Authorization": f"Bearer {token.get_secret_value()}"}
 
 
 def create(config: HttpUpsertConfig, context: DestinationContext) -> HttpUpsert:

@@ -329,6 +329,10 @@ class Shopify(PeopleBothWays):
             variables["key"] = key
         return Applied(rate_limit=(await self._call(document, variables))[1])
 
+    async def probe(self) -> None:
+        """``{ shop { name } }``: query cost 1, read-only."""
+        await self._call("query HooklineProbe { shop { name } }", {})
+
     # --- the call ------------------------------------------------------------------------
 
     async def _call(

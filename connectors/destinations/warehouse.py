@@ -411,6 +411,14 @@ class Warehouse:
         await self._batcher.submit(prepare(change))
         return Applied()
 
+    async def probe(self) -> None:
+        """``SELECT 1`` on a pooled connection."""
+        try:
+            async with self._pool.connection(self._timeout) as conn:
+                await conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            raise refused(exc) from exc
+
     async def _write_batch(self, items: list[_Write]) -> list[bool | BaseException]:
         """One transaction of a few statements (:func:`write_all`). When PostgreSQL refuses
         a change of it, the batch is written again with a savepoint per change, so the

@@ -101,9 +101,11 @@ def test_prometheus_sees_every_metric_and_counts_every_request(
     env = demo_env(settings, fresh_database, tmp_path, ports) | {
         "HOOKLINE_INGRESS__WORKERS": "2",
         "HOOKLINE_KAFKA__LAG_INTERVAL_SECONDS": "1",
+        "HOOKLINE_CONNECTORS__PROBE_INTERVAL_SECONDS": "1",  # probes are off in the demo
     }
     argv = [sys.executable, "-m", "launcher.cli", "run", "--no-demo", "--demo-api-port", "0"]
     argv += ["--hubspot-port", str(ports["hubspot"]), "--shopify-port", str(ports["shopify"])]
+    argv += ["--telegram-port", str(ports["telegram"])]
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
         run = subprocess.Popen(
