@@ -493,12 +493,15 @@ def table_state(data_dir: Path) -> dict[str, int]:
 
 def profile(pid: int) -> subprocess.Popen[bytes] | None:
     """With ``BENCH_PROFILE=<file.svg>``: py-spy samples the worker (a flame graph of its
-    CPU, written when the run is over). py-spy is a dev tool, not a dependency."""
+    CPU, written when the run is over; ``<file.txt>``: its collapsed stacks instead).
+    py-spy is a dev tool, not a dependency."""
     out = os.environ.get("BENCH_PROFILE")
     if not out:
         return None
     spy = Path(sys.executable).with_name("py-spy")
     argv = [str(spy), "record", "--pid", str(pid), "--rate", "100", "--output", out]
+    if out.endswith(".txt"):  # collapsed stacks, one per line, to sum up by function
+        argv += ["--format", "raw"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL)
 
 

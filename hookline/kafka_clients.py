@@ -320,8 +320,11 @@ class AsyncProducer:
         key: bytes | None = None,
         headers: Headers = (),
         timestamp: int | None = None,
+        *,
+        partition: int | None = None,
     ) -> asyncio.Future[Delivered]:
-        """Queue one record; the returned future resolves once the broker acknowledged it.
+        """Queue one record (to ``partition``, else the key's); the returned future
+        resolves once the broker acknowledged it.
 
         Raises :class:`PublishError` at once when the local queue is full.
         """
@@ -343,6 +346,7 @@ class AsyncProducer:
                 headers=list(headers),
                 on_delivery=on_delivery,
                 timestamp=timestamp or 0,  # 0: let the client stamp the record
+                partition=-1 if partition is None else partition,  # -1: the partitioner's
             )
         except BufferError as exc:
             raise PublishError("producer queue is full") from exc

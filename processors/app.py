@@ -10,7 +10,9 @@ Delivery semantics (proven by ``tests/integration/test_processors.py``'s crash t
   most :data:`BATCH_WITHIN_SECONDS` for a batch to fill) and acks them itself, only once
   every output of the batch (and every dead letter) is acknowledged by the broker, so a
   commit never covers an unwritten output. A batch cut short (shutdown, crash) is not
-  acked: its records are delivered again. A crash between output and commit re-delivers
+  acked: its records are delivered again. The batch's keys are remembered (RocksDB and
+  the table's changelog, acknowledged: :mod:`processors.dedupe_table`) before it is
+  acked. A crash between output and commit re-delivers
   the record: its outputs are produced again with the same CloudEvents ``id``
   (deterministic), which consumers dedupe.
 - within a batch, records are handled in order as if one by one: a record's key is
@@ -37,7 +39,7 @@ from hookline.metrics import new_registry
 from hookline.settings import ProcessorSettings, Settings
 from hookline.topics import Topics
 from hookline.tracing import create_tracer
-from processors.dedupe import Deduper
+from processors.dedupe_table import DedupeTable
 from processors.kafka_security import broker_credentials
 from processors.metrics import ProcessorMetrics
 from processors.normalisers import normalise as default_normalise
@@ -89,8 +91,8 @@ def create_app(
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
-        # A batch's outputs and dedupe changelog writes share produce requests rather
-        # than going one request per record.
+        # faust's own producer (outputs and the dedupe changelog go through the worker's
+        # confluent-kafka producer, processors.dedupe_table): batched all the same.
         producer_linger=_PRODUCER_LINGER_SECONDS,
         # A passthrough event is as large as its webhook: the same limits as every client
         # (aiokafka's defaults, 1,000,000 and 1 MiB, are under the ingress's body limit).
@@ -128,12 +130,15 @@ def create_app(
             "retention.ms": str(int(timedelta(seconds=horizon).total_seconds() * 1000)),
         },
     )
+    # Outputs and the dedupe table's changelog records (see processors.dedupe_table).
+    producer = AsyncProducer(producer_config(settings.kafka, "processors"))
     worker = BatchWorker(
         app,
         topics,
-        deduper=Deduper(table, horizon),
+        deduper=DedupeTable(table, producer, horizon),
         normalise=normalise,
         metrics=ProcessorMetrics(registry := registry or new_registry()),
+        output_producer=producer,
         # Its own producer: see processors.dead_letters. It connects on its first send.
         dead_letter_producer=AsyncProducer(producer_config(settings.kafka, "processors-dlq")),
         tracer=create_tracer(settings.tracing, "hookline-processors"),

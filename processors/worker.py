@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
-from collections.abc import Awaitable, Iterator, Sequence
-from contextlib import contextmanager
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 
 from hookline.dead_letter import SourceRecord, build_context, header_list
 from hookline.kafka_clients import AsyncProducer
@@ -28,7 +26,7 @@ from hookline.logs import get_logger
 from hookline.topics import Topics
 from hookline.tracing import Span, Tracer, bound, header
 from processors.dead_letters import DeadLetterWriter
-from processors.dedupe import Deduper
+from processors.dedupe_table import DedupeTable
 from processors.metrics import ProcessorMetrics
 from processors.pipeline import Normalise, Output, dedupe_key, provider_label, transform
 
@@ -56,13 +54,15 @@ class BatchWorker:
         app: faust.App,
         topics: Topics,
         *,
-        deduper: Deduper,
+        deduper: DedupeTable,
         normalise: Normalise,
         metrics: ProcessorMetrics,
+        output_producer: AsyncProducer,
         dead_letter_producer: AsyncProducer,
         tracer: Tracer | None = None,
     ) -> None:
         self._app = app
+        self._outputs = output_producer
         self._tracer = tracer or Tracer()
         self._topics = topics
         self._deduper = deduper
@@ -108,15 +108,15 @@ class BatchWorker:
 
     async def _start_traced(self, flight: _InFlight) -> bool:
         try:
-            with _current(flight.event):
-                if flight.key and self._deduper.is_duplicate(flight.key, flight.seen_at):
-                    self._count(flight, "duplicate")
-                    return False
             record = flight.record
+            seen_at = flight.seen_at
+            if flight.key and self._deduper.is_duplicate(record.partition, flight.key, seen_at):
+                self._count(flight, "duplicate")
+                return False
             trace = flight.span.traceparent.header
             outputs = transform(record.headers, record.value, self._topics, self._normalise, trace)
             for output in outputs:
-                flight.sent.append(await self._send(output))
+                flight.sent.append(self._send(output))
                 flight.families.append(output.topic.rsplit(".", 1)[-1])
         except Exception as exc:  # every failure becomes a dead letter
             await self._fail(flight, exc)
@@ -125,49 +125,55 @@ class BatchWorker:
 
     async def _settle(self, flights: list[_InFlight]) -> None:
         """Wait for every output (acks=all); remember the keys of records fully written."""
-        results = await asyncio.gather(
-            *(asyncio.gather(*f.sent) for f in flights), return_exceptions=True
-        )
-        for flight, result in zip(flights, results, strict=True):
-            if isinstance(result, Exception):
-                error: Exception | None = result
-            elif isinstance(result, BaseException):  # cancelled: not ours to swallow
-                raise result
-            else:
-                error = self._remember(flight)
+        sent = [future for flight in flights for future in flight.sent]
+        results = iter(await asyncio.gather(*sent, return_exceptions=True))
+        written: list[_InFlight] = []
+        for flight in flights:
+            error = _first_error([next(results) for _ in flight.sent])
             if error is not None:
                 await self._fail(flight, error)
+            else:
+                written.append(flight)
+        failed = await self._remember(written)
+        forwarded: Counter[str] = Counter()
+        for flight in written:
+            if flight.key in failed:
+                await self._fail(flight, failed[flight.key])
                 continue
-            for family in flight.families:
-                self._metrics.events.labels(family).inc()
+            forwarded.update(flight.families)
             self._count(flight, "forwarded")
+        for family, count in forwarded.items():
+            self._metrics.events.labels(family).inc(count)
 
-    def _remember(self, flight: _InFlight) -> Exception | None:
-        if not flight.key:
-            return None
-        try:
-            with _current(flight.event):
-                self._deduper.remember(flight.key, flight.seen_at)
-        except Exception as exc:  # every failure becomes a dead letter
-            return exc
-        return None
+    async def _remember(self, flights: list[_InFlight]) -> dict[str, Exception]:
+        """Remember the keys of ``flights``, a batch per partition; the keys whose
+        partition could not be written, with the error."""
+        by_partition: defaultdict[int, dict[str, float]] = defaultdict(dict)
+        for flight in flights:
+            if flight.key:
+                by_partition[flight.record.partition][flight.key] = flight.seen_at
+        partitions = list(by_partition.items())
+        results = await asyncio.gather(
+            *(self._deduper.remember(p, keys) for p, keys in partitions), return_exceptions=True
+        )
+        failed: dict[str, Exception] = {}
+        for (_, keys), result in zip(partitions, results, strict=True):
+            error = _first_error([result])
+            if error is not None:  # every failure becomes a dead letter
+                failed.update(dict.fromkeys(keys, error))
+        return failed
 
-    async def _send(self, output: Output) -> Awaitable[Any]:
+    def _send(self, output: Output) -> Awaitable[Any]:
         """Queue one output; the awaitable resolves on the broker's acknowledgement.
 
-        Straight to the app's producer (the one faust commits and flushes with): faust's
-        topic objects add a message wrapper, sensors and a debug log line per record,
-        which cost more CPU than normalising it.
+        Through a confluent-kafka producer of its own (``acks=all``, idempotent, the same
+        Java-compatible key partitioner as faust's): librdkafka batches, compresses and
+        sends on its own threads, while faust's aiokafka producer would do that work in
+        Python on the event loop, per record (measured: bench/bench_processors.py). A
+        record is acked only after its outputs are, so faust's commit covers no output
+        still in flight without any flush of this producer.
         """
-        sent: Awaitable[Any] = await self._app.producer.send(
-            output.topic,
-            output.key,
-            output.value,
-            partition=None,  # the producer's (Java-compatible) key partitioner
-            timestamp=None,
-            headers=list(output.headers),
-        )
-        return sent
+        return self._outputs.send(output.topic, output.value, output.key, output.headers)
 
     def _count(self, flight: _InFlight, outcome: str) -> None:
         self._metrics.records.labels(flight.provider, outcome).inc()
@@ -195,17 +201,15 @@ class BatchWorker:
         self._count(flight, "dead_lettered")
 
 
-@contextmanager
-def _current(event: Any) -> Iterator[None]:
-    """Make ``event`` faust's current event while a table is used: a table reads and writes
-    the partition of the current event (its changelog partition too), and ``noack_take``
-    sets it only in the task that fills the batch, not in the agent's (faust has no public
-    setter, hence its private context variable)."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
+def _first_error(results: Sequence[Any]) -> Exception | None:
+    """The first exception among gathered results; cancellation is re-raised (not ours to
+    swallow)."""
+    for result in results:
+        if isinstance(result, Exception):
+            return result
+        if isinstance(result, BaseException):
+            raise result
+    return None
 
 
 def _source_record(event: Any) -> SourceRecord:
