@@ -5,7 +5,8 @@ while delivering a change, unless the caller set one. Each call is logged once a
 structured JSON (event ``external call``, with the span's ``trace_id``): connector,
 method, URL without credentials, request headers with secrets masked, status, response
 body truncated to 1 KB, duration and error category. Its duration feeds
-``hookline_connector_call_duration_seconds``. Responses and client exceptions are mapped
+``hookline_connector_call_duration_seconds``; ``on_call`` gets its category (the daily
+digest's counts, :mod:`connectors.call_log`). Responses and client exceptions are mapped
 onto the error tree by :mod:`connectors.errors`, the only place that decides; redirects
 are not followed. Rate-limit headers that vendors document are parsed into a
 :class:`~connectors.errors.RateLimitHint` on the response or the error.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -73,8 +74,10 @@ class HttpClient:
         timeout_seconds: float,
         extra_retriable: frozenset[int] = frozenset(),
         max_connections: int = 100,
+        on_call: Callable[[Category], None] | None = None,
     ) -> None:
         self._connector = connector
+        self._on_call = on_call  # e.g. connectors.call_log.CallTally.record
         self._metrics = metrics
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._extra_retriable = extra_retriable
@@ -149,6 +152,8 @@ class HttpClient:
     ) -> None:
         duration = time.perf_counter() - started
         self._metrics.call_duration.labels(self._connector, category.value).observe(duration)
+        if self._on_call is not None:
+            self._on_call(category)
         log.info(
             "external call",
             connector=self._connector,

@@ -4,7 +4,8 @@
 producer and consumer, HTTP session, breaker, rate-limit bucket) and closes them in the
 right order. :func:`supervise` runs it and restarts it with growing pauses when it fails;
 :func:`run_connectors` runs every configured connector as a task of its own, so a
-connector that fails never blocks another one.
+connector that fails never blocks another one, plus the daily digest's sender when
+``connectors.digest_at`` is set (:mod:`hookline.digest`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from connectors.alerts import Alert, Alerter, AlertSink, LoggingAlertSink
 from connectors.breaker import BreakerGate, BreakerState
+from connectors.call_log import CallTally
 from connectors.config import ConnectorConfig
 from connectors.consumer import AsyncConsumer
 from connectors.control import ConnectorControl, instance_name
@@ -32,6 +34,7 @@ from connectors.ratelimit import TokenBucket
 from connectors.runner import ConnectorRunner
 from connectors.state import StateStore
 from hookline.db import create_pool
+from hookline.digest import DigestSender, parse_at
 from hookline.kafka_clients import (
     AsyncProducer,
     connect_admin,
@@ -101,12 +104,15 @@ async def _destination(
     pool: AsyncConnectionPool,
 ) -> Destination:
     spec = REGISTRY[config.destination.type]
+    tally = CallTally(pool, config.name)
+    stack.push_async_callback(tally.close)
     http = HttpClient(
         config.name,
         metrics,
         timeout_seconds=config.destination.timeout_seconds,
         extra_retriable=spec.extra_retriable,
         max_connections=config.concurrency,
+        on_call=tally.record,
     )
     stack.push_async_callback(http.close)
     return spec.create(config.destination, DestinationContext(config.name, http, pool))
@@ -218,14 +224,27 @@ async def run_connectors(
     sink: AlertSink | None = None,
 ) -> None:
     """Every connector in a task of its own, until ``stop`` is set."""
-    alerter = Alerter(
-        sink or LoggingAlertSink(), metrics, settings.connectors.alert_min_interval_seconds
-    )
+    sink = sink or LoggingAlertSink()
+    alerter = Alerter(sink, metrics, settings.connectors.alert_min_interval_seconds)
     async with asyncio.TaskGroup() as group:
+        if settings.connectors.digest_at:
+            group.create_task(_send_digests(settings, sink, stop))
         for config in configs.values():
             group.create_task(supervise(config, settings, metrics, alerter, stop))
             if settings.kafka.lag_interval_seconds > 0:
                 group.create_task(_watch_lag(config, settings, metrics, stop))
+
+
+async def _send_digests(settings: Settings, sink: AlertSink, stop: asyncio.Event) -> None:
+    """The daily digest at ``connectors.digest_at``, once a day across instances."""
+    pool = _pool(settings)
+    await pool.open(wait=False)  # a database away at start is retried by each check
+    try:
+        at = parse_at(settings.connectors.digest_at)
+        instance = instance_name(settings.connectors.instance_id)
+        await DigestSender(pool, sink, at, instance).run(stop)
+    finally:
+        await pool.close()
 
 
 async def _watch_lag(

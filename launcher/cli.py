@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -166,6 +166,20 @@ def reconcile(
         typer.echo(f"{r.pair} {r.family}: {r.compared} compared, {outcome}")
     if any(r.error for r in results):
         raise typer.Exit(1)
+
+
+@app.command("digest")
+def digest(
+    day: Annotated[
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="The UTC day; default: yesterday."),
+    ] = None,
+) -> None:
+    """Print the daily digest (API calls, errors, dead letters, sync runs, mismatches)."""
+    from hookline.digest import report
+
+    when = day.date() if day else datetime.now(UTC).date() - timedelta(days=1)
+    typer.echo(asyncio.run(report(Settings().postgres, when)))
 
 
 @app.command("demo")
