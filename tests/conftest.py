@@ -4,15 +4,16 @@ runs in any order; a missing Kafka or PostgreSQL fails the run, it never skips."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient
+from psycopg_pool import AsyncConnectionPool
 
-from hookline.db import apply_migrations
+from hookline.db import apply_migrations, create_pool
 from hookline.kafka_clients import admin_config, consumer_config, ensure_topics
 from hookline.settings import KafkaSettings, PostgresSettings, Settings
 from hookline.topics import Topics
@@ -157,3 +158,12 @@ def fresh_database(postgres_available: PostgresSettings) -> Iterator[PostgresSet
     apply_migrations(settings.conninfo())
     yield settings
     drop_database(postgres_available, name)
+
+
+@pytest.fixture
+async def autocommit_pool(fresh_database: PostgresSettings) -> AsyncIterator[AsyncConnectionPool]:
+    """An open pool of autocommit connections to this test's fresh database."""
+    pool = create_pool(fresh_database, autocommit=True)
+    await pool.open(wait=True)
+    yield pool
+    await pool.close()

@@ -34,9 +34,7 @@ from connectors.destinations.warehouse import WarehouseConfig
 from connectors.errors import PermanentError, RetriableError
 from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
-from hookline.db import create_pool
 from hookline.metrics import new_registry
-from hookline.settings import PostgresSettings
 from sandbox import destination_api, hubspot, shopify
 from tests.fakes.connector_harness import customer_event
 from tests.fakes.destination_changes import HUBSPOT_RATE_LIMITED, change_of
@@ -205,11 +203,8 @@ def test_every_registered_destination_has_a_contract_adapter() -> None:
 
 
 @pytest.fixture
-async def pool(fresh_database: PostgresSettings) -> AsyncIterator[AsyncConnectionPool]:
-    pool = create_pool(fresh_database, autocommit=True)
-    await pool.open(wait=True)
-    yield pool
-    await pool.close()
+def pool(autocommit_pool: AsyncConnectionPool) -> AsyncConnectionPool:
+    return autocommit_pool
 
 
 @pytest.fixture(params=sorted(ADAPTERS))

@@ -7,9 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from psycopg_pool import AsyncConnectionPool
 
-from hookline.db import create_pool
 from hookline.settings import PostgresSettings, Settings
 from hookline.topics import Topics
 from sandbox.destination_api import FakeDestinationApi
@@ -23,15 +21,6 @@ def connector_settings(
 ) -> Settings:
     """This test's topic prefix (core topics created) and database (migrated)."""
     return settings.model_copy(update={"postgres": fresh_database})
-
-
-@pytest.fixture
-async def autocommit_pool(fresh_database: PostgresSettings) -> AsyncIterator[AsyncConnectionPool]:
-    """An open pool of autocommit connections to this test's fresh database."""
-    pool = create_pool(fresh_database, autocommit=True)
-    await pool.open(wait=True)
-    yield pool
-    await pool.close()
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ from connectors.destinations.warehouse import Warehouse, WarehouseConfig, create
 from connectors.errors import PermanentError
 from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
-from hookline.db import create_pool
 from hookline.metrics import new_registry
-from hookline.settings import PostgresSettings, Settings
+from hookline.settings import Settings
 from hookline.topics import Topics
 from schemas.events import (
     Address,
@@ -106,11 +105,8 @@ def refund(n: int, amount: int) -> Refund:
 
 
 @pytest.fixture
-async def pool(fresh_database: PostgresSettings) -> AsyncIterator[AsyncConnectionPool]:
-    pool = create_pool(fresh_database, autocommit=True)
-    await pool.open(wait=True)
-    yield pool
-    await pool.close()
+def pool(autocommit_pool: AsyncConnectionPool) -> AsyncConnectionPool:
+    return autocommit_pool
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from connectors.destinations.hubspot import (
 from connectors.errors import PermanentError, RetriableError
 from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
-from hookline.db import create_pool
 from hookline.metrics import new_registry
 from hookline.settings import PostgresSettings
 from sandbox import hubspot
@@ -56,11 +55,8 @@ async def http() -> AsyncIterator[HttpClient]:
 
 
 @pytest.fixture
-async def pool(fresh_database: PostgresSettings) -> AsyncIterator[AsyncConnectionPool]:
-    pool = create_pool(fresh_database, autocommit=True)
-    await pool.open(wait=True)
-    yield pool
-    await pool.close()
+def pool(autocommit_pool: AsyncConnectionPool) -> AsyncConnectionPool:
+    return autocommit_pool
 
 
 def private_app(api: FakeHubSpot, http: HttpClient, **config: Any) -> HubSpot:
