@@ -58,6 +58,8 @@ from schemas.raw import RawHeaders
 from tests.kafka_probe import records_written
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "20000"))
+#: faust workers in the consumer group (one process each, as a deployment would run them).
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 DUPLICATE_SHARE = 0.10
 #: Sizes at which the dedupe store probe reads RSS and disk; past ~5 million keys the
 #: first memtables (64 MiB per partition) are full and flushed.
@@ -421,7 +423,7 @@ class Sample:
 
 
 def start_worker(
-    kafka: KafkaSettings, prefix: str, data_dir: Path, web_port: int
+    kafka: KafkaSettings, prefix: str, data_dir: Path, web_port: int, log_dir: Path
 ) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
@@ -435,23 +437,26 @@ def start_worker(
         "HOOKLINE_LOG__LEVEL": os.environ.get("BENCH_WORKER_LOG_LEVEL", "INFO"),
     }
     argv = [sys.executable, "-m", "processors"]
-    with (data_dir.parent / "worker.log").open("ab") as log:
+    with (log_dir / "worker.log").open("ab") as log:
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def sample(workers: list[subprocess.Popen[bytes]], committed: int) -> Sample:
+    """The workers' RSS and CPU, summed."""
+    rss = sum(rss_bytes(w.pid) for w in workers)
+    return Sample(time.perf_counter(), committed, rss, sum(cpu_seconds(w.pid) for w in workers))
+
+
 def wait_committed(
-    worker: subprocess.Popen[bytes], watcher: CommitWatcher, expected: int
+    workers: list[subprocess.Popen[bytes]], watcher: CommitWatcher, expected: int
 ) -> list[Sample]:
-    """Poll until the worker committed ``expected`` records."""
-    samples = [Sample(time.perf_counter(), 0, rss_bytes(worker.pid), cpu_seconds(worker.pid))]
+    """Poll until the workers committed ``expected`` records."""
+    samples = [sample(workers, 0)]
     while samples[-1].committed < expected:
-        assert worker.poll() is None, "worker exited"
+        assert all(w.poll() is None for w in workers), "worker exited"
         assert time.perf_counter() - samples[0].at < DRAIN_TIMEOUT, "worker did not drain"
         time.sleep(0.05)
-        committed = watcher.committed()
-        samples.append(
-            Sample(time.perf_counter(), committed, rss_bytes(worker.pid), cpu_seconds(worker.pid))
-        )
+        samples.append(sample(workers, watcher.committed()))
     return samples
 
 
@@ -512,30 +517,42 @@ def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
 
 
 def run_worker(kafka: KafkaSettings, prefix: str, expected: int, data_dir: Path) -> dict[str, Any]:
+    """:data:`WORKERS` workers, each with its own state directory; CPU and RSS are their
+    sums, outcomes their totals."""
     watcher = CommitWatcher(kafka, f"{prefix}-processors", Topics(prefix).raw_webhooks)
-    web_port = free_port()
-    worker = start_worker(kafka, prefix, data_dir, web_port)
-    spy = profile(worker.pid)
+    ports = [free_port() for _ in range(WORKERS)]
+    workers = [
+        start_worker(kafka, prefix, data_dir / f"worker-{n}", port, data_dir.parent)
+        for n, port in enumerate(ports)
+    ]
+    spy = profile(workers[0].pid)
     try:
-        samples = wait_committed(worker, watcher, expected)
-        outcomes = worker_outcomes(web_port)
+        samples = wait_committed(workers, watcher, expected)
+        outcomes: dict[str, float] = {}
+        for port in ports:
+            for outcome, count in worker_outcomes(port).items():
+                outcomes[outcome] = outcomes.get(outcome, 0) + count
     finally:
         stop_profile(spy)
         watcher.close()
-        worker.terminate()
-        worker.wait(timeout=60)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
     launch, end = samples[0], samples[-1]
     first = next(s for s in samples if s.committed > 0)  # the worker is under way
     steady = rates(
         expected - first.committed, end.at - first.at, end.at - launch.at, end.cpu - first.cpu
     )
     return steady | {
+        "workers": WORKERS,
         "records_per_second_incl_startup": round(expected / (end.at - launch.at), 1),
         "startup_seconds": round(first.at - launch.at, 3),
         "outcomes": outcomes,
         "rss_bytes_at_first_commit": first.rss,
         "rss_bytes_at_end": end.rss,
         "rss_bytes_peak": max(s.rss for s in samples),
+        # With several workers, a partition that moved in a rebalance is in two of them.
         "dedupe_table_after_exit": table_state(data_dir),
     }
 

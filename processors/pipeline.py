@@ -84,6 +84,8 @@ def to_output(event: CloudEvent, topics: Topics, traceparent: str | None = None)
     if traceparent is None:
         body = event.model_dump(mode="json", exclude={"traceparent"})
     else:
-        body = event.model_copy(update={"traceparent": traceparent}).model_dump(mode="json")
+        # Set on the dump, in the attribute's place: a copy of the model costs twice as much.
+        body = event.model_dump(mode="json")
+        body["traceparent"] = traceparent
         headers = (*headers, (TRACEPARENT, traceparent.encode()))
     return Output(topics.events(event.family), event.subject.encode(), orjson.dumps(body), headers)
