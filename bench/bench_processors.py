@@ -521,6 +521,7 @@ def run_worker(kafka: KafkaSettings, prefix: str, expected: int, data_dir: Path)
     sums, outcomes their totals."""
     watcher = CommitWatcher(kafka, f"{prefix}-processors", Topics(prefix).raw_webhooks)
     ports = [free_port() for _ in range(WORKERS)]
+    data_dir.mkdir(parents=True, exist_ok=True)  # faust creates its directory, not parents
     workers = [
         start_worker(kafka, prefix, data_dir / f"worker-{n}", port, data_dir.parent)
         for n, port in enumerate(ports)
