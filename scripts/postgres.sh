@@ -112,12 +112,25 @@ healthy() {
   "$dir/pg_isready" -q -h 127.0.0.1 -p "$PORT"
 }
 
+# A server on the port that lets our role into our database: maybe another checkout's
+# cluster. Used as it is (like kafka.sh's healthy broker), never stopped by this checkout.
+usable() {
+  local dir
+  dir="$(bin_dir)" || return 1
+  PGPASSWORD="$DB_PASSWORD" PGCONNECT_TIMEOUT=5 "$dir/psql" -h 127.0.0.1 -p "$PORT" \
+    -U "$DB_USER" -d "$DB_NAME" -qtA -c "SELECT 1" >/dev/null 2>&1
+}
+
 running() {
   [ -f "$DATA_DIR/postmaster.pid" ] && as_postgres "$(bin_dir)/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1
 }
 
 start() {
   install
+  if ! running && usable; then
+    log "a server already serves 127.0.0.1:$PORT with role $DB_USER: using it as it is"
+    return 0
+  fi
   init_cluster
   if running && healthy; then
     log "already running on 127.0.0.1:$PORT"
@@ -140,6 +153,7 @@ stop() {
 
 status() {
   if running && healthy; then log "running and ready on 127.0.0.1:$PORT"; return 0; fi
+  if usable; then log "ready on 127.0.0.1:$PORT (a server this checkout did not start)"; return 0; fi
   log "not ready"; return 1
 }
 
