@@ -7,7 +7,10 @@ and the share of calls that change detection avoids on a stream with repeats.
    by the connector runtime (real PostgreSQL: state hash written per change, change
    detection, breaker, audit log line per call rendered as JSON) with the same concurrency;
    deliveries/s from assignment to the last one applied;
-3. change detection: a seeded stream of updates, "touches" (only ``updated_at`` moves),
+3. scaling out (``BENCH_INSTANCES``, default 2): the throughput run again with 1 and
+   with N instance processes in one consumer group (bench.connector_instances), from the
+   first record produced to the last state row written, CPU summed over the instances;
+4. change detection: a seeded stream of updates, "touches" (only ``updated_at`` moves),
    echoes from the destination's own source and late re-sends; the share of events that
    caused no call.
 
@@ -26,6 +29,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -34,6 +38,7 @@ import psycopg
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from bench import connector_instances
 from bench.common import ROOT, free_port, stop, wait_http, write_result
 from connectors.alerts import Alerter, LoggingAlertSink
 from connectors.config import parse_connectors
@@ -51,6 +56,7 @@ from tests.fakes.connector_harness import customer_event, until
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "5000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+INSTANCES = int(os.environ.get("BENCH_INSTANCES", "2"))
 STREAM_EVENTS = int(os.environ.get("BENCH_STREAM_EVENTS", "3000"))
 STREAM_ENTITIES = 500
 #: Composition of the stream with repeats (shares of events after each entity's first).
@@ -141,17 +147,37 @@ def produce(settings: Settings, events: list[Any]) -> None:
     assert producer.flush(30) == 0
 
 
-async def run_connector(
-    settings: Settings, base_url: str, name: str, expected: int
-) -> tuple[float, dict[str, float]]:
-    """Run an HTTP connector until ``expected`` records are dealt with; (seconds, outcomes)."""
-    table = {
+def http_table(base_url: str) -> dict[str, Any]:
+    return {
         "families": ["customer"],
         "concurrency": CONCURRENCY,
         "destination": {"type": "http_upsert", "base_url": base_url, "token": TOKEN},
     }
-    run = await run_configured(settings, name, table, expected)
-    return run.seconds, run.outcomes
+
+
+async def run_connector(settings: Settings, base_url: str, name: str, expected: int) -> Run:
+    """Run an HTTP connector until ``expected`` records are dealt with."""
+    return await run_configured(settings, name, http_table(base_url), expected)
+
+
+def scale_out(settings: Settings, base_url: str) -> list[dict[str, float]]:
+    """The throughput run with 1 and with ``INSTANCES`` instance processes."""
+    runs = []
+    for count in sorted({1, INSTANCES}):
+        with fresh_topics(settings) as phase:
+            args = {
+                "prefix": phase.kafka.topic_prefix,
+                "database": phase.postgres.database,
+                "name": f"scale{count}",
+                "table": http_table(base_url),
+            }
+            events = [customer_event(f"i{count}n{n}", 1) for n in range(EVENTS)]
+            runs.append(
+                connector_instances.measure(
+                    phase, args, count, partial(produce, phase, events), EVENTS
+                )
+            )
+    return runs
 
 
 @dataclass(frozen=True)
@@ -226,27 +252,37 @@ async def measure(settings: Settings, base_url: str) -> dict[str, Any]:
     ceiling = await raw_ceiling(base_url)
     with fresh_topics(settings) as phase:
         produce(phase, [customer_event(f"t{n}", 1) for n in range(EVENTS)])
-        seconds, counts = await run_connector(phase, base_url, "throughput", EVENTS)
-    assert counts.get("applied") == EVENTS, counts
+        run = await run_connector(phase, base_url, "throughput", EVENTS)
+    assert run.outcomes.get("applied") == EVENTS, run.outcomes
     stream, kinds = repeat_stream()
     with fresh_topics(settings) as phase:
         produce(phase, stream)
-        _, outcomes = await run_connector(phase, base_url, "repeats", len(stream))
-    return report(ceiling, seconds, kinds, outcomes)
+        outcomes = (await run_connector(phase, base_url, "repeats", len(stream))).outcomes
+    result = report(ceiling, run, kinds, outcomes)
+    if INSTANCES > 1:
+        runs = await asyncio.to_thread(scale_out, settings, base_url)
+        result["scale_out"] = {
+            "runs": runs,
+            "speed_up": runs[-1]["per_second"] / runs[0]["per_second"],
+        }
+    return result
 
 
 def report(
-    ceiling: dict[str, float], seconds: float, kinds: dict[str, int], outcomes: dict[str, float]
+    ceiling: dict[str, float], run: Run, kinds: dict[str, int], outcomes: dict[str, float]
 ) -> dict[str, Any]:
+    seconds = run.seconds
     events = sum(kinds.values())
     calls = outcomes.get("applied", 0) + outcomes.get("retried", 0)
     return {
         "config": {"events": EVENTS, "concurrency": CONCURRENCY, "cpus": os.cpu_count()},
+        "load_average": os.getloadavg(),
         "raw_aiohttp_ceiling": ceiling,
         "connector": {
             "deliveries": EVENTS,
             "seconds": round(seconds, 3),
             "per_second": EVENTS / seconds,
+            "cpu_ms_per_delivery": round(run.cpu_seconds * 1000 / EVENTS, 3),
             "share_of_ceiling": (EVENTS / seconds) / ceiling["per_second"],
         },
         "change_detection": {

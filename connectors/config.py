@@ -97,7 +97,13 @@ class ConnectorConfig(_Config):
     families: tuple[str, ...] = Field(min_length=1, description="Normalised topics consumed.")
     group_id: str | None = Field(None, description="Consumer group; default derived from name.")
     batch_size: int = Field(500, ge=1, le=10_000, description="Records polled per batch.")
-    concurrency: int = Field(16, ge=1, le=512, description="Entities delivered at once.")
+    concurrency: int = Field(
+        16,
+        ge=1,
+        le=512,
+        description="Calls to the destination in flight at once (entities delivered "
+        "concurrently, one change of an entity at a time).",
+    )
     poll_timeout_seconds: float = Field(0.5, gt=0, description="Longest wait in one poll.")
     session_timeout_ms: int = Field(10_000, ge=6000, description="Kafka group session.")
     lag_interval_seconds: float = Field(5.0, gt=0, description="How often lag is exported.")

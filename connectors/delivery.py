@@ -66,7 +66,12 @@ def idempotency_key(connector: str, event_id: str) -> str:
 
 
 def state_hash(state: Mapping[str, Any]) -> str:
-    return hashlib.sha256(orjson.dumps(state, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(encode_state(state)).hexdigest()
+
+
+def encode_state(state: Mapping[str, Any]) -> bytes:
+    """The state as JSON with sorted keys: what is hashed, and sent and stored as is."""
+    return orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
 
 
 def carried_fields(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,6 +155,10 @@ class Deliverer:
         self._s = services
         self._name = services.config.name
         self._locks = KeyLocks()
+        # Calls in flight, not changes: a change whose call returned frees its slot while
+        # its state is group-committed, so the destination always has ``concurrency``
+        # calls to answer (the state write no longer adds to every call's turn).
+        self._slots = asyncio.Semaphore(services.config.concurrency)
 
     async def deliver(self, item: Inbound, cache: dict[str, AppliedState]) -> Outcome:
         """Take ``item`` to a durable outcome; ``cache`` holds the batch's applied states.
@@ -254,7 +263,7 @@ class Deliverer:
         if verdict is Verdict.REJECT:
             if prior is None or prior.state is None:
                 return Outcome.CONFLICT
-            winner = replace(change, state=prior.state, state_hash=prior.state_hash)
+            winner = replace(change, state=prior.state, state_hash=prior.state_hash, encoded=None)
             outcome = await self._push(item, winner, save=False)
             return Outcome.CONFLICT if outcome is Outcome.APPLIED else outcome
         if judgement.conflict:
@@ -280,39 +289,52 @@ class Deliverer:
         patch = carried_fields(state) if event.data.partial else None
         if patch is not None:
             state = {**(prior.state or {}), **patch} if prior is not None else dict(patch)
+        encoded = encode_state(state)  # once per change: hashed, sent, stored
         return Change(
             entity_key=event.subject,
             family=event.family,
             entity_id=event.data.id,
             state=state,
-            state_hash=state_hash(state),
+            state_hash=hashlib.sha256(encoded).hexdigest(),
             version=event.data.updated_at,
             source=event.source.removeprefix(_SOURCE_PREFIX),
             event_id=event.id,
             event_type=event.type,
             patch=patch,
+            encoded=encoded,
         )
 
     async def _push(self, item: Inbound, change: Change, save: bool = True) -> Outcome:
         key = idempotency_key(self._name, change.event_id)
+        applied = await self._call_through_breaker(change, key)
+        if isinstance(applied, DeliveryError):
+            return await self._after_failure(item, applied)
+        if save:
+            await self._s.states.save(change)
+        if applied is not None and applied.rate_limit is not None and self._s.limiter:
+            await self._s.limiter.observe(applied.rate_limit)
+        return Outcome.APPLIED
+
+    async def _call_through_breaker(
+        self, change: Change, key: str
+    ) -> Applied | DeliveryError | None:
+        """Call in a slot (the breaker's permit taken inside it, so a change waiting for a
+        slot while the breaker opened does not call); the error that ends the attempt."""
         gate = self._s.gate
-        while True:
-            permit = await gate.acquire()
-            try:
-                applied = await self._call(change, key)
-            except DeliveryError as error:
-                if self._breaker_holds(permit, error):
-                    continue  # the change waits for the probe; no attempt is spent
-                return await self._after_failure(item, error)
-            except BaseException:
-                gate.breaker.release(permit)
-                raise
-            gate.breaker.record_success(permit)
-            if save:
-                await self._s.states.save(change)
-            if applied is not None and applied.rate_limit is not None and self._s.limiter:
-                await self._s.limiter.observe(applied.rate_limit)
-            return Outcome.APPLIED
+        async with self._slots:  # kept while waiting for the probe: the held change is it
+            while True:
+                permit = await gate.acquire()
+                try:
+                    applied = await self._call(change, key)
+                except DeliveryError as error:
+                    if self._breaker_holds(permit, error):
+                        continue  # the change waits for the probe; no attempt is spent
+                    return error
+                except BaseException:
+                    gate.breaker.release(permit)
+                    raise
+                gate.breaker.record_success(permit)
+                return applied
 
     async def _call(self, change: Change, key: str) -> Applied | None:
         limiter = self._s.limiter

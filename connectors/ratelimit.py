@@ -6,8 +6,13 @@ serialises concurrent takers): the bucket is refilled for the time elapsed, capp
 capacity (the burst), and one token is taken *even when none is left*. A negative balance
 is a reservation: the caller waits ``-tokens / refill`` seconds, by which time its token
 has been refilled. Callers are thus spaced exactly at the budget, fairly across instances,
-with one round trip per call and no polling. A crashed instance's reservations expire on
-their own (the bucket just refills).
+with no polling. A crashed instance's reservations expire on their own (the bucket just
+refills).
+
+Takes are grouped per instance: the callers that ask while a take is in flight are served
+by the next one, one statement taking N tokens; each caller waits for its own token, as if
+the N had taken one each at that instant (the k-th waits ``-(balance + N - k) / refill``).
+So a batch of concurrent deliveries costs a few round trips, not one each.
 
 The budget is adjusted from what the destination reports (:class:`RateLimitHint`): fewer
 ``remaining`` calls than our balance lowers the balance to that; a ``Retry-After`` (429)
@@ -45,6 +50,8 @@ class TokenBucket:
         self._gauge = gauge
         self._sleep = sleep
         self._last_tokens = config.burst
+        self._waiting: list[asyncio.Future[float]] = []  # callers for the next take
+        self._taker: asyncio.Task[None] | None = None
 
     async def ensure(self) -> None:
         """Create the bucket, or update its budget to this configuration."""
@@ -58,11 +65,30 @@ class TokenBucket:
 
     async def acquire(self) -> float:
         """Take one token, waiting for it if it is reserved ahead; return the wait."""
-        tokens, refill = await self._update(cost=1.0, ceiling=None)
-        wait = -tokens / refill if tokens < 0 else 0.0
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiting.append(future)
+        if self._taker is None or self._taker.done():
+            self._taker = asyncio.create_task(self._take_waiting())
+        wait = await future
         if wait > 0:
             await self._sleep(wait)
         return wait
+
+    async def _take_waiting(self) -> None:
+        """One statement per group of waiting callers, until none is waiting."""
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                tokens, refill = await self._update(cost=float(len(group)), ceiling=None)
+            except Exception as exc:
+                for future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for k, future in enumerate(group, start=1):
+                balance = tokens + len(group) - k  # after the k-th token of the group
+                if not future.done():
+                    future.set_result(-balance / refill if balance < 0 else 0.0)
 
     async def observe(self, hint: RateLimitHint | None, throttled: bool = False) -> None:
         """Adjust the shared balance from a destination's report (``throttled``: a 429)."""

@@ -2,7 +2,9 @@
 
 **Batches.** A poll returns up to ``batch_size`` records of the normalised topics and the
 retry topic. Records of one entity (the Kafka key) are delivered one after another, in
-order; different entities concurrently (``concurrency``). While a batch is delivered the
+order; different entities concurrently, at most ``concurrency`` calls to the destination in
+flight (:class:`~connectors.delivery.Deliverer`: a change waiting for its state to be
+written holds no call slot). While a batch is delivered the
 consumer keeps polling into a buffer of at most one batch (the next batch's head), so
 fetching overlaps delivery and a slow batch (a rate limit, a breaker waiting out its
 cooldown) never trips ``max.poll.interval.ms``. Once the buffer is full every partition is
@@ -76,6 +78,11 @@ class ConnectorRunner:
         self._throttled = False  # every partition paused because the buffer is full
         self._failed_batches = 0
         services.metrics.initialise(self._name, services.config.conflict.policy)
+        # The counters' children, looked up once instead of per record.
+        self._delivered = {
+            o: services.metrics.deliveries.labels(self._name, o.value) for o in Outcome
+        }
+        self._sync_log: asyncio.Task[None] | None = None  # the last batch's sync_runs row
         self._next_lag = 0.0
         self._control = control
         self._operator_paused = False
@@ -99,16 +106,19 @@ class ConnectorRunner:
         self._loop = asyncio.get_running_loop()
         await self._consumer.subscribe(self.topics(), self._on_assign, self._on_revoke)
         log.info("connector started", connector=self._name, topics=self.topics())
-        while not stop.is_set():
-            await self._resume_due()
-            if await self._paused_by_operator():
-                continue
-            if self._ahead.room:
-                await self._poll_ahead(0 if len(self._ahead) else self._poll_timeout())
-            items = await self._intake(self._ahead.take())
-            if items:
-                await self._run_batch(items, stop)
-            await self._export_lag()
+        try:
+            while not stop.is_set():
+                await self._resume_due()
+                if await self._paused_by_operator():
+                    continue
+                if self._ahead.room:
+                    await self._poll_ahead(0 if len(self._ahead) else self._poll_timeout())
+                items = await self._intake(self._ahead.take())
+                if items:
+                    await self._run_batch(items, stop)
+                await self._export_lag()
+        finally:
+            await self.flush_sync_log()
         log.info("connector stopping", connector=self._name)
 
     async def _poll_ahead(self, wait: float) -> None:
@@ -222,15 +232,13 @@ class ConnectorRunner:
         for item in items:
             groups[item.key].append(item)
         counts: Counter[Outcome] = Counter()
-        slots = asyncio.Semaphore(self._s.config.concurrency)
 
         async def deliver_group(group: list[Inbound]) -> None:
-            async with slots:
-                for item in group:
-                    outcome = await self._deliverer.deliver(item, cache)
-                    tracker.done((item.record.topic, item.record.partition), item.record.offset)
-                    counts[outcome] += 1
-                    self._s.metrics.deliveries.labels(self._name, outcome.value).inc()
+            for item in group:
+                outcome = await self._deliverer.deliver(item, cache)
+                tracker.done((item.record.topic, item.record.partition), item.record.offset)
+                counts[outcome] += 1
+                self._delivered[outcome].inc()
 
         async with asyncio.TaskGroup() as group_tasks:
             for group in groups.values():
@@ -280,14 +288,26 @@ class ConnectorRunner:
             counts={o.value: n for o, n in counts.items()},
             topics=tuple(sorted({i.record.topic for i in items})),
         )
-        try:
-            await self._s.states.record_batch(run)
-        except Exception:
-            log.exception("sync log write failed", connector=self._name)
+        # Written while the next batch is delivered (its offsets are committed already, so
+        # it waits for nothing); one at a time, so rows never pile up behind a slow database.
+        if self._sync_log is not None:
+            await self._sync_log
+        self._sync_log = asyncio.create_task(self._record(run))
         if self._failed_batches == FAILED_BATCHES_ALERT:
             summary = f"{self._name}: {FAILED_BATCHES_ALERT} batches in a row failed"
             details = {"last_counts": str(run.counts), "error": str(error) if error else None}
             await self._s.alerter.alert(Alert(self._name, "batches_failing", summary, details))
+
+    async def _record(self, run: BatchRun) -> None:
+        try:
+            await self._s.states.record_batch(run)
+        except Exception:
+            log.exception("sync log write failed", connector=self._name)
+
+    async def flush_sync_log(self) -> None:
+        """Wait for the last batch's ``sync_runs`` row (before the runner returns)."""
+        if self._sync_log is not None:
+            await self._sync_log
 
     # --- rebalance callbacks (run on the consumer thread) ----------------------------------
 

@@ -64,8 +64,19 @@ VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 """
 
 
+def _as_is(encoded: bytes) -> bytes:
+    return encoded
+
+
 def _json(value: Any) -> Jsonb:
-    return Jsonb(value, dumps=lambda v: orjson.dumps(v).decode())
+    return Jsonb(value, dumps=orjson.dumps)
+
+
+def _state_json(change: Change) -> Jsonb:
+    """The change's state, as the runner encoded it when there is that."""
+    if change.encoded is not None:
+        return Jsonb(change.encoded, dumps=_as_is)
+    return _json(change.state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +146,7 @@ class StateStore:
                 c.state_hash,
                 c.version,
                 c.source,
-                _json(c.state),
+                _state_json(c),
                 c.event_id,
             )
             for c in changes

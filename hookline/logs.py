@@ -22,12 +22,13 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
 import structlog
 
-from hookline.dead_letter import scrub
+from hookline.dead_letter import might_hold_secret, scrub
 from hookline.settings import LogSettings
 
 _SECRET_KEY = re.compile(
@@ -35,9 +36,6 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"
-#: Cheap test for text that :func:`scrub` might change: most lines hold no such word, and
-#: one search costs far less than scrub's substitutions.
-_MAYBE_SECRET = re.compile(r"bearer|secret|password|token|api[_-]?key|signature|@|/bot", re.I)
 #: Libraries' loggers are kept at INFO or above even when ours log DEBUG: faust and
 #: aiokafka log every record at DEBUG.
 _OURS = "hookline"
@@ -47,9 +45,14 @@ def redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     for key in list(event_dict):
-        if _SECRET_KEY.search(key):
+        if _secret_key(key):
             event_dict[key] = REDACTED
     return event_dict
+
+
+@lru_cache(maxsize=4096)  # field names are few and repeat on every line
+def _secret_key(name: str) -> bool:
+    return _SECRET_KEY.search(name) is not None
 
 
 def scrub_text(
@@ -57,7 +60,7 @@ def scrub_text(
 ) -> MutableMapping[str, Any]:
     """Mask credentials inside string values (a library's message, a traceback)."""
     for key, value in event_dict.items():
-        if isinstance(value, str) and _MAYBE_SECRET.search(value):
+        if isinstance(value, str) and might_hold_secret(value):  # most values hold none
             event_dict[key] = scrub(value)
     return event_dict
 

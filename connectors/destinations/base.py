@@ -55,7 +55,7 @@ statuses and client exceptions onto the error tree in one place. ``create`` rece
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -93,6 +93,10 @@ class Change:
     #: the state applied before with these merged in (shallow), and the destination
     #: should patch, not replace. None for a full snapshot.
     patch: Mapping[str, Any] | None = None
+    #: ``state`` as JSON with sorted keys, as hashed for ``state_hash`` (set by the runner,
+    #: which encodes each state once): destinations may send it as the body of a full
+    #: snapshot. None when not encoded.
+    encoded: bytes | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

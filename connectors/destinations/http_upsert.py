@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import quote
 
+import orjson
 from pydantic import Field, SecretStr
 
 from connectors.destinations.base import (
@@ -75,8 +76,12 @@ class HttpUpsert:
             **self._auth(),
         }
         url = f"{self._base}/{change.family}/{quote(change.entity_id, safe='')}"
-        method, body = ("PUT", change.state) if change.patch is None else ("PATCH", change.patch)
-        response = await self._http.request(method, url, json=dict(body), headers=headers)
+        if change.patch is None:  # the state as the runner encoded it: not encoded again
+            encoded = change.encoded or orjson.dumps(dict(change.state))
+            response = await self._http.request("PUT", url, encoded=encoded, headers=headers)
+        else:
+            patch = dict(change.patch)
+            response = await self._http.request("PATCH", url, json=patch, headers=headers)
         return Applied(rate_limit=response.rate_limit)
 
     async def probe(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from connectors.config import RateLimitConfig
@@ -74,6 +75,34 @@ async def test_rate_limit_headers_lower_the_shared_budget(
         await bucket.observe(RateLimitHint(retry_after=0.5), throttled=True)
         assert await other.acquire() >= 0.5
         assert time.monotonic() - started >= 0.5
+    finally:
+        await pool.close()
+        await asyncio.sleep(0)
+
+
+async def test_concurrent_takes_wait_as_if_one_at_a_time(
+    fresh_database: PostgresSettings,
+) -> None:
+    """Callers asking at once share one take of N tokens (connectors.ratelimit), each
+    waiting for its own token: the burst at once, then one per 1/refill seconds."""
+    pool = create_pool(fresh_database)
+    await pool.open(wait=True)
+    gauge = ConnectorMetrics(new_registry()).rate_limit_tokens.labels("crm")
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    config = RateLimitConfig(requests_per_second=10, burst=2)
+    bucket = TokenBucket(pool, "grouped", config, gauge, sleep=record)
+    try:
+        await bucket.ensure()
+        got = await asyncio.gather(*(bucket.acquire() for _ in range(6)))
+        assert sorted(got) == got  # in the order asked
+        assert got[:2] == [0.0, 0.0]  # the burst
+        gaps = [later - earlier for earlier, later in itertools.pairwise(got[2:])]
+        assert all(abs(gap - 0.1) < 0.01 for gap in gaps), got  # one token per 0.1 s
+        assert waits == got[2:]
     finally:
         await pool.close()
         await asyncio.sleep(0)
