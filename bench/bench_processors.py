@@ -18,6 +18,13 @@ One run, the same records for both (two topic prefixes, each with its own copy):
    worker's table opens, TTL included) in a fresh process, one database per partition,
    worker-shaped keys and values up to ``BENCH_STORE_KEYS``: RSS and disk at each size,
    and after flushing the memtables.
+4. Quix Streams (the Python alternative to faust, on confluent-kafka and RocksDB):
+   bench/quix_variant.py as a subprocess in its own venv (``.run/bench-quix-venv``, made
+   on first use: quixstreams' pins are not faust's) doing the worker's job: the project's
+   ``Deduper`` over Quix's RocksDB state with its changelog, the same ``transform``, the
+   same producer settings, at-least-once, a checkpoint every 1 s or 100 records as the
+   worker commits. Timed like the worker from its group's committed offsets. Without the
+   venv (no network: pip fails) or with ``BENCH_QUIX=0`` it is reported as skipped.
 
 Loopback only; the bench topics and consumer groups are deleted at the end.
 Results: bench/results/processors.json.
@@ -48,7 +55,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import ROOT, free_port, write_result
+from bench.common import RESULTS, ROOT, free_port, write_result
 from hookline.kafka_clients import admin_config, consumer_config, ensure_topics, producer_config
 from hookline.settings import KafkaSettings, ProcessorSettings
 from hookline.topics import EVENT_FAMILIES, Topics
@@ -71,6 +78,14 @@ DRAIN_TIMEOUT = 240.0
 RECEIVED = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 MIB = 1024 * 1024
 HORIZON = float(ProcessorSettings().dedupe_horizon_seconds)
+QUIX = os.environ.get("BENCH_QUIX", "1") != "0"
+QUIX_VERSION = "3.28.1"
+QUIX_VENV = ROOT / ".run" / "bench-quix-venv"
+#: What bench/quix_variant.py imports besides quixstreams (the repo is on its PYTHONPATH).
+QUIX_REQUIREMENTS = [f"quixstreams=={QUIX_VERSION}", "orjson", "pydantic", "pydantic-settings"]
+QUIX_REQUIREMENTS += ["structlog"]
+#: Kept from the previous results file: the issue's before/after history.
+HISTORY_KEYS = ("issue14",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,10 +296,12 @@ def bench_prefixes(kafka: KafkaSettings, count: int) -> Iterator[list[str]]:
         yield prefixes
     finally:
         admin = AdminClient(admin_config(kafka))
-        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(tuple(prefixes))]
+        # Quix names its changelog topics changelog__<group>--<topic>--<store>.
+        names = [t for t in admin.list_topics(timeout=10).topics if any(p in t for p in prefixes)]
         for future in admin.delete_topics(names, operation_timeout=30).values():
             future.result()
-        groups = [f"{p}-{suffix}" for p in prefixes for suffix in ("processors", "ceiling")]
+        suffixes = ("processors", "ceiling", "quix")
+        groups = [f"{p}-{suffix}" for p in prefixes for suffix in suffixes]
         for future in admin.delete_consumer_groups(groups, request_timeout=10).values():
             try:
                 future.result()
@@ -540,21 +557,89 @@ def run_worker(kafka: KafkaSettings, prefix: str, expected: int, data_dir: Path)
             worker.terminate()
         for worker in workers:
             worker.wait(timeout=60)
+    return sampled_rates(samples, expected) | {
+        "workers": WORKERS,
+        "outcomes": outcomes,
+        # With several workers, a partition that moved in a rebalance is in two of them.
+        "dedupe_table_after_exit": table_state(data_dir),
+    }
+
+
+def sampled_rates(samples: list[Sample], expected: int) -> dict[str, Any]:
+    """Steady-state rates from a subprocess's first commit to its last, startup apart."""
     launch, end = samples[0], samples[-1]
-    first = next(s for s in samples if s.committed > 0)  # the worker is under way
+    first = next(s for s in samples if s.committed > 0)  # the process is under way
     steady = rates(
         expected - first.committed, end.at - first.at, end.at - launch.at, end.cpu - first.cpu
     )
     return steady | {
-        "workers": WORKERS,
         "records_per_second_incl_startup": round(expected / (end.at - launch.at), 1),
         "startup_seconds": round(first.at - launch.at, 3),
-        "outcomes": outcomes,
         "rss_bytes_at_first_commit": first.rss,
         "rss_bytes_at_end": end.rss,
         "rss_bytes_peak": max(s.rss for s in samples),
-        # With several workers, a partition that moved in a rebalance is in two of them.
-        "dedupe_table_after_exit": table_state(data_dir),
+    }
+
+
+# --- 4. Quix Streams -------------------------------------------------------------------------
+
+
+def quix_python() -> Path | str:
+    """The Quix venv's interpreter, the venv made on first use; else why it cannot be."""
+    python = QUIX_VENV / "bin" / "python"
+    probe = [
+        str(python),
+        "-c",
+        f"import quixstreams; assert quixstreams.__version__ == '{QUIX_VERSION}'",
+    ]
+    if python.exists() and subprocess.run(probe, check=False, capture_output=True).returncode == 0:
+        return python
+    steps = [
+        [sys.executable, "-m", "venv", str(QUIX_VENV)],
+        [str(python), "-m", "pip", "install", "--quiet", *QUIX_REQUIREMENTS],
+    ]
+    for step in steps:
+        try:
+            done = subprocess.run(step, check=False, capture_output=True, text=True, timeout=300)
+        except subprocess.TimeoutExpired:
+            return f"skipped: {step[2]} {step[3]} timed out after 300 s"
+        if done.returncode != 0:
+            return f"skipped: {' '.join(step[1:4])} failed: {done.stderr.strip()[-300:]}"
+    return python
+
+
+def run_quix(kafka: KafkaSettings, prefix: str, expected: int, tmp: Path) -> dict[str, Any]:
+    """bench/quix_variant.py on ``prefix``: rates as for the worker, its own counts."""
+    if not QUIX:
+        return {"skipped": "skipped: BENCH_QUIX=0"}
+    python = quix_python()
+    if isinstance(python, str):
+        return {"skipped": python}
+    watcher = CommitWatcher(kafka, f"{prefix}-quix", Topics(prefix).raw_webhooks)
+    counts = tmp / "quix-counts.json"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HOOKLINE_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "HOOKLINE_KAFKA__DEFAULT_PARTITIONS": str(kafka.default_partitions),
+    }
+    argv = [str(python), str(ROOT / "bench" / "quix_variant.py"), prefix, str(tmp / "quix-state")]
+    with (tmp / "quix.log").open("ab") as log:
+        process = subprocess.Popen(
+            [*argv, str(counts)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        samples = wait_committed([process], watcher, expected)
+    finally:
+        watcher.close()
+        process.terminate()  # Quix stops on SIGTERM and the variant writes its counts
+        process.wait(timeout=60)
+    outcomes = orjson.loads(counts.read_bytes()) if counts.exists() else {}
+    return sampled_rates(samples, expected) | {
+        "quixstreams": QUIX_VERSION,
+        "commit_interval_seconds": 1.0,
+        "commit_every": 100,
+        "outcomes": outcomes,
     }
 
 
@@ -646,23 +731,23 @@ def per_million_point(points: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     kafka = KafkaSettings()
     records, unique = build_records(EVENTS)
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-processors-") as tmp:
-        with bench_prefixes(kafka, 2) as (faust_prefix, ceiling_prefix):
+        with bench_prefixes(kafka, 3) as (faust_prefix, ceiling_prefix, quix_prefix):
             expected, pure_seconds = transform_only(records, Topics(ceiling_prefix))
-            for prefix in (faust_prefix, ceiling_prefix):
+            for prefix in (faust_prefix, ceiling_prefix, quix_prefix):
                 produce_records(kafka, Topics(prefix).raw_webhooks, records)
             ceiling = CeilingLoop(kafka, ceiling_prefix).run(EVENTS)
             worker = run_worker(kafka, faust_prefix, EVENTS, Path(tmp) / "state")
+            quix = run_quix(kafka, quix_prefix, EVENTS, Path(tmp))
             outputs = {"faust": outputs_in(kafka, faust_prefix)}
             outputs["ceiling"] = outputs_in(kafka, ceiling_prefix)
+            if "skipped" not in quix:
+                outputs["quix"] = outputs_in(kafka, quix_prefix)
             outputs["faust_dead_letters"] = records_written(
                 kafka, [Topics(faust_prefix).raw_dead_letter]
             )
-        if outputs["faust"] != expected or outputs["faust_dead_letters"]:
-            print(
-                "worker log tail:\n"
-                + "\n".join(Path(tmp, "worker.log").read_text().splitlines()[-60:])
-            )
+        print_logs_if_wrong(Path(tmp), outputs, expected)
     store = measure_store(STORE_KEYS, kafka.default_partitions)
     ratio = round(worker["records_per_second"] / ceiling["records_per_second"], 3)
     result = {
@@ -672,21 +757,54 @@ def main() -> None:
         "transform_only_unique_per_second": round(unique / pure_seconds, 1),
         "ceiling_confluent_loop": ceiling,
         "faust_worker": worker,
+        "quix_streams": quix,
         "ratio_faust_to_ceiling": ratio,
         "outputs_in_kafka": outputs,
+        "outputs_equal_unique_inputs": {
+            name: count == expected
+            for name, count in outputs.items()
+            if name != "faust_dead_letters"
+        },
+        "load_average": {"before_run": load_before, "after_run": os.getloadavg()},
         "dedupe_store_probe": store,
     }
-    path = write_result("processors", result)
+    if "skipped" not in quix:
+        result["ratio_quix_to_ceiling"] = round(
+            quix["records_per_second"] / ceiling["records_per_second"], 3
+        )
+        result["ratio_faust_to_quix"] = round(
+            worker["records_per_second"] / quix["records_per_second"], 3
+        )
+    path = write_result("processors", result | previous_history())
     million = store["per_million_keys"]
     print(
         f"processors: faust {worker['records_per_second']:.0f} rec/s steady "
         f"({worker['records_per_second_incl_startup']:.0f} incl. startup) vs ceiling "
-        f"{ceiling['records_per_second']:.0f}: ratio {ratio}; outputs {outputs['faust']}/"
-        f"{outputs['ceiling']} of {expected}; dedupe per million IDs: RSS "
+        f"{ceiling['records_per_second']:.0f}: ratio {ratio}; Quix Streams "
+        f"{quix.get('records_per_second', quix.get('skipped'))}; outputs {outputs} of "
+        f"{expected}; dedupe per million IDs: RSS "
         f"+{million['rss_growth_bytes'] / MIB:.0f} MiB, disk "
         f"{million['disk_bytes_wal_and_sst'] / MIB:.0f} MiB (SST "
         f"{million['disk_bytes_sst_after_flush'] / MIB:.0f} MiB after flush) -> {path}"
     )
+
+
+def print_logs_if_wrong(tmp: Path, outputs: dict[str, int], expected: int) -> None:
+    """The subprocesses' log tails when their outputs are not the unique inputs'."""
+    wrong = outputs["faust"] != expected or outputs["faust_dead_letters"]
+    logs = [("worker", wrong)]
+    logs.append(("quix", "quix" in outputs and outputs["quix"] != expected))
+    for name, show in logs:
+        log = tmp / f"{name}.log"
+        if show and log.exists():
+            print(f"{name} log tail:\n" + "\n".join(log.read_text().splitlines()[-60:]))
+
+
+def previous_history() -> dict[str, Any]:
+    """The keys of :data:`HISTORY_KEYS` in the results file this run replaces."""
+    path = RESULTS / "processors.json"
+    previous = orjson.loads(path.read_bytes()) if path.exists() else {}
+    return {key: previous[key] for key in HISTORY_KEYS if key in previous}
 
 
 if __name__ == "__main__":
