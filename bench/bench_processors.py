@@ -731,7 +731,7 @@ def per_million_point(points: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     kafka = KafkaSettings()
     records, unique = build_records(EVENTS)
-    load_before = os.getloadavg()
+    load_before = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="bench-processors-") as tmp:
         with bench_prefixes(kafka, 3) as (faust_prefix, ceiling_prefix, quix_prefix):
             expected, pure_seconds = transform_only(records, Topics(ceiling_prefix))
@@ -765,7 +765,10 @@ def main() -> None:
             for name, count in outputs.items()
             if name != "faust_dead_letters"
         },
-        "load_average": {"before_run": load_before, "after_run": os.getloadavg()},
+        "load_average": {
+            "before_run": load_before,
+            "after_run": [round(x, 2) for x in os.getloadavg()],
+        },
         "dedupe_store_probe": store,
     }
     if "skipped" not in quix:
