@@ -108,7 +108,8 @@ def test_postgres_start_twice_is_a_no_op() -> None:
     assert script(POSTGRES, "start").returncode == 0
     second = script(POSTGRES, "start")
     assert second.returncode == 0
-    assert "already running" in second.stderr
+    # Our own cluster, or one another checkout runs on the port (used, never restarted).
+    assert "already running" in second.stderr or "using it as it is" in second.stderr
     assert script(POSTGRES, "status").returncode == 0
 
 
