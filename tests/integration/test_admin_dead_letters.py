@@ -55,10 +55,10 @@ async def walk(
 
 
 async def test_pages_skip_and_repeat_nothing_while_rows_arrive(admin_api: Admin) -> None:
-    insert_rows(admin_api, 0, 2100)
-    expected = [f"t.connector.crm.dlq:0:{o}" for o in range(2099, -1, -1)]
+    insert_rows(admin_api, 0, 10_000)
+    expected = [f"t.connector.crm.dlq:0:{o}" for o in range(9_999, -1, -1)]
     arriving = iter(range(10_000, 100_000, 15))
-    params = {"limit": "137", "connector": "crm"}
+    params = {"limit": "263", "connector": "crm"}
     with psycopg.connect(admin_api.settings.postgres.conninfo(), autocommit=True) as conn:
         conn.execute("UPDATE dead_letters SET connector = 'crm'")
 
@@ -68,7 +68,7 @@ async def test_pages_skip_and_repeat_nothing_while_rows_arrive(admin_api: Admin)
 
     forward, metas = await walk(admin_api, params | {"connector": "crm"}, "next_cursor", None, more)
     assert forward == expected
-    assert metas[0]["total"] == 2100
+    assert metas[0]["total"] == 10_000
     assert metas[0]["prev_cursor"] is None
     # and back from the last page: the same rows in reverse page order, nothing repeated
     backward, _ = await walk(admin_api, params, "prev_cursor", metas[-2]["next_cursor"], more)
