@@ -40,8 +40,9 @@ from processors.pipeline import Output, dedupe_key, transform
 
 COMMIT_INTERVAL = 1.0
 COMMIT_EVERY = 100
-#: Set by Quix itself, or not accepted in its extra config.
-QUIX_OWNED = ("bootstrap.servers", "group.id", "enable.auto.commit", "auto.offset.reset")
+#: Set by Quix itself from its own arguments (the bootstrap servers too), or not accepted in
+#: its extra config.
+QUIX_OWNED = ("group.id", "enable.auto.commit", "auto.offset.reset")
 
 
 class StateTable(MutableMapping[str, float]):
@@ -80,7 +81,11 @@ class OutputValue(Serializer):
 
 
 def extra(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in QUIX_OWNED and k != "logger"}
+    return {
+        k: v
+        for k, v in config.items()
+        if k not in QUIX_OWNED and not k.startswith("bootstrap.") and k != "logger"
+    }
 
 
 def main(prefix: str, state_dir: str, counts_file: str) -> None:
