@@ -128,7 +128,9 @@ class ShopStore:
         return sum(self.writes.values())
 
     def _now(self) -> str:
-        return self.clock().isoformat().replace("+00:00", "Z")
+        # Always with microseconds: isoformat() drops a zero fraction, and such a stamp would
+        # sort after the same second's others.
+        return self.clock().isoformat(timespec="microseconds").replace("+00:00", "Z")
 
     def _changed(self, record: Record, values: Record) -> bool:
         """Apply ``values``; count an effective write when something changed."""
@@ -418,7 +420,7 @@ def _connection(
 
     def position(r: Record) -> list[Any]:
         number = int(r["id"].rsplit("/", 1)[1])
-        return [r["updatedAt"], number] if sortKey == "UPDATED_AT" else [number]
+        return [_sortable(r["updatedAt"]), number] if sortKey == "UPDATED_AT" else [number]
 
     records.sort(key=position, reverse=reverse)
     if after is not None:
@@ -436,6 +438,14 @@ def _connection(
             "endCursor": cursors[-1] if cursors else None,
         },
     }
+
+
+def _sortable(stamp: str) -> str:
+    """``stamp`` in one fixed format (UTC, microseconds), so that text order is time order."""
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _compare(stamp: str, op: str, value: str) -> bool:
