@@ -54,8 +54,11 @@ def test_no_file_climbs_above_the_repository_root() -> None:
 
 
 def test_the_scan_catches_a_reference_outside_the_root(tmp_path: Path) -> None:
-    assert OUTSIDE.search("../shared/reference/vectors.json")
-    assert OUTSIDE.search("/work/shared/reference")
+    # Built from parts: this file must not itself name a path outside the checkout.
+    climbing = "/".join(["..", "shared", "reference", "vectors.json"])
+    workspace = "/" + "/".join(["work", "shared", "reference"])
+    assert OUTSIDE.search(climbing)
+    assert OUTSIDE.search(workspace)
     assert not OUTSIDE.search("payloads/github/ping_payload.json")
     (tmp_path / "tests").mkdir()
     climber = tmp_path / "tests" / "test_x.py"
