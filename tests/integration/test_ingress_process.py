@@ -12,13 +12,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import orjson
 import pytest
 
 from hookline.settings import Settings
 from hookline.topics import Topics
-from ingress.providers import REGISTRY
 from tests.conftest import ROOT, ConsumeFn
+from tests.ingress_client import post_signed_github
 from tests.integration.processor_worker import free_port
 
 SECRET = "process-test-secret"
@@ -91,16 +90,7 @@ def metric_value(port: int, sample: str) -> float:
 
 
 def post(port: int, delivery: str) -> int:
-    body = orjson.dumps({"action": "opened", "d": delivery})
-    headers = REGISTRY["github"].sign(body, SECRET, time.time(), event="issues", delivery=delivery)
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/webhooks/gh", data=body, headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return post_signed_github(port, SECRET, delivery)
 
 
 def test_two_workers_share_the_port_and_stop_cleanly_on_sigterm(

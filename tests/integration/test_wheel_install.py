@@ -9,7 +9,6 @@ import time
 import urllib.error
 import urllib.request
 
-import orjson
 import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
@@ -18,8 +17,8 @@ from hookline.db import bundled_migrations_dir, load_migrations
 from hookline.kafka_clients import admin_config
 from hookline.settings import PostgresSettings, Settings
 from hookline.topics import Topics
-from ingress.providers import REGISTRY
 from tests.conftest import ROOT, ConsumeFn
+from tests.ingress_client import post_signed_github
 from tests.installed_wheel import InstalledWheel, stop
 from tests.integration.processor_worker import free_port
 
@@ -93,16 +92,7 @@ def wait_healthy(port: int, process: subprocess.Popen[str], timeout: float = 30.
 
 
 def post_signed(port: int, delivery: str) -> int:
-    body = orjson.dumps({"action": "opened", "delivery": delivery})
-    headers = REGISTRY["github"].sign(body, SECRET, time.time(), event="issues", delivery=delivery)
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/webhooks/gh", data=body, headers=headers, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return post_signed_github(port, SECRET, delivery)
 
 
 def test_installed_demo_finds_its_packaged_configuration(installed_wheel: InstalledWheel) -> None:
