@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from psycopg.rows import dict_row
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from admin import keyset
 from admin.conflict_resolution import ResolveRequest, resolve
-from admin.dead_letters.models import DEFAULT_LIMIT, MAX_LIMIT, Name
+from admin.dead_letters.models import Name, PageParams
 from admin.errors import not_found
 from admin.routing import Call, Reply, Route
 from admin.state import POOL
@@ -28,16 +28,12 @@ _SELECT = (
 Verdict = Literal["open", "applied", "rejected"]
 
 
-class ConflictQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConflictQuery(PageParams):
     connector: Name | None = Field(None, description="Only this connector's conflicts.")
     verdict: Verdict | None = Field(None, description="open (held), applied or rejected.")
     entity_key: str | None = Field(None, min_length=1, max_length=400, description="One entity.")
     created_after: AwareDatetime | None = Field(None, description="Recorded at or after.")
     created_before: AwareDatetime | None = Field(None, description="Recorded before.")
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size.")
-    cursor: str | None = Field(None, max_length=200, description="A previous page's cursor.")
 
 
 class Conflict(BaseModel):

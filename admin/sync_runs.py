@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from admin import keyset
-from admin.dead_letters.models import DEFAULT_LIMIT, MAX_LIMIT, Name
+from admin.dead_letters.models import Name, PageParams
 from admin.routing import Call, Reply, Route
 from admin.state import POOL
 
@@ -20,17 +20,13 @@ _SELECT = (
 )
 
 
-class SyncRunQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SyncRunQuery(PageParams):
     connector: Name | None = Field(None, description="Only this connector's runs.")
     source: Name | None = Field(None, description="Runs that carried this source's changes.")
     destination: Name | None = Field(None, description="Only this destination type.")
     status: Literal["ok", "partial", "failed"] | None = Field(None, description="Outcome.")
     started_after: AwareDatetime | None = Field(None, description="Started at or after.")
     started_before: AwareDatetime | None = Field(None, description="Started before.")
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size.")
-    cursor: str | None = Field(None, max_length=200, description="A previous page's cursor.")
 
 
 class SyncRun(BaseModel):

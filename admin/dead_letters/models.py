@@ -33,6 +33,15 @@ class DeadLetterFilter(BaseModel):
     failed_before: AwareDatetime | None = Field(None, description="Failed before (ISO 8601).")
 
 
+class PageParams(BaseModel):
+    """What every list route takes to page: a size and a previous page's cursor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size.")
+    cursor: str | None = Field(None, max_length=200, description="A previous page's cursor.")
+
+
 class DeadLetterQuery(DeadLetterFilter):
     replayed: bool | None = Field(None, description="true: replayed only; false: not replayed.")
     discarded: bool | None = Field(None, description="true: discarded only; false: not.")

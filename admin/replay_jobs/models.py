@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from admin.dead_letters.models import DEFAULT_LIMIT, MAX_LIMIT, DeadLetterFilter, Name
+from admin.dead_letters.models import DeadLetterFilter, Name, PageParams
 
 JobState = Literal["queued", "running", "succeeded", "cancelled"]
 
@@ -23,17 +23,13 @@ class ReplayJobRequest(DeadLetterFilter):
     )
 
 
-class ReplayJobQuery(BaseModel):
+class ReplayJobQuery(PageParams):
     """Which jobs: the list's filters, newest first."""
-
-    model_config = ConfigDict(extra="forbid")
 
     state: JobState | None = Field(None, description="queued, running, succeeded, cancelled.")
     created_by: Name | None = Field(None, description="Made by this actor (user:…, key:…).")
     created_after: AwareDatetime | None = Field(None, description="Made at or after.")
     created_before: AwareDatetime | None = Field(None, description="Made before.")
-    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Page size.")
-    cursor: str | None = Field(None, max_length=200, description="A previous page's cursor.")
 
 
 class ReplayJob(BaseModel):
