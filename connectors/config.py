@@ -29,7 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from connectors.destinations import REGISTRY
 from connectors.destinations.base import DestinationConfig
 from connectors.errors import ConfigError
-from hookline.config_files import describe, load_document, resolve_secret, section_tables
+from hookline.config_files import (
+    describe,
+    load_document,
+    plugin_table,
+    resolve_secret,
+    section_tables,
+)
 from hookline.topics import EVENT_FAMILIES
 
 
@@ -151,15 +157,9 @@ def parse_connectors(
 
 
 def _parse_connector(name: str, table: Any, secrets: Mapping[str, SecretStr]) -> ConnectorConfig:
-    if not isinstance(table, dict) or not isinstance(table.get("destination"), dict):
-        raise ConfigError(f"connector {name!r}: needs a [destination] table")
-    destination = table["destination"]
-    spec = REGISTRY.get(destination.get("type"))
-    if spec is None:
-        raise ConfigError(
-            f"connector {name!r}: unknown destination type {destination.get('type')!r}; "
-            f"known: {sorted(REGISTRY)}"
-        )
+    destination, spec = plugin_table(
+        f"connector {name!r}", table, "destination", REGISTRY, ConfigError
+    )
     resolved = {k: _resolve(name, v, secrets) for k, v in destination.items()}
     try:
         config = spec.config_model.model_validate(resolved)

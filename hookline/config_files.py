@@ -11,7 +11,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr, ValidationError
 
@@ -37,6 +37,30 @@ def section_tables(
     if not isinstance(tables, dict):
         raise error(f"[{section}] must be a table of tables")
     return tables
+
+
+Spec = TypeVar("Spec")
+
+
+def plugin_table(
+    where: str,
+    table: Any,
+    key: str,
+    registry: Mapping[str, Spec],
+    error: type[Exception] = ConfigFileError,
+) -> tuple[dict[str, Any], Spec]:
+    """The ``[… .<key>]`` sub-table of ``table`` that names a plugin by ``type``, and the
+    plugin registered under that type; ``error`` (naming ``where``) when either is missing."""
+    if not isinstance(table, dict) or not isinstance(table.get(key), dict):
+        article = "an" if key[0] in "aeiou" else "a"
+        raise error(f"{where}: needs {article} [{key}] table")
+    plugin: dict[str, Any] = table[key]
+    spec = registry.get(plugin.get("type"))  # type: ignore[arg-type]
+    if spec is None:
+        raise error(
+            f"{where}: unknown {key} type {plugin.get('type')!r}; known: {sorted(registry)}"
+        )
+    return plugin, spec
 
 
 def describe(exc: ValidationError) -> str:

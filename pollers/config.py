@@ -28,6 +28,7 @@ from hookline.config_files import (
     ConfigFileError,
     describe,
     load_document,
+    plugin_table,
     resolve_secret,
     section_tables,
 )
@@ -75,15 +76,8 @@ def parse_pollers(
 
 
 def _parse(name: str, table: Any, secrets: Mapping[str, SecretStr]) -> PollerConfig:
-    if not isinstance(table, dict) or not isinstance(table.get("api"), dict):
-        raise ConfigFileError(f"poller {name!r}: needs an [api] table")
-    api = table["api"]
-    spec = REGISTRY.get(api.get("type"))
-    if spec is None:
-        raise ConfigFileError(
-            f"poller {name!r}: unknown api type {api.get('type')!r}; known: {sorted(REGISTRY)}"
-        )
     where = f"poller {name!r}"
+    api, spec = plugin_table(where, table, "api", REGISTRY)
     resolved = {
         k: resolve_secret(v, secrets, f"{where}.api.{k}") if isinstance(v, str) else v
         for k, v in api.items()
