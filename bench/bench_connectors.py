@@ -184,6 +184,7 @@ def scale_out(settings: Settings, base_url: str) -> list[dict[str, float]]:
 class Run:
     seconds: float  # from the assignment to the last record dealt with
     cpu_seconds: float  # this process's, over the same span
+    loop_cpu_seconds: float  # the event loop's thread's: its share of the span is how busy it was
     outcomes: dict[str, float]
 
 
@@ -211,12 +212,17 @@ async def run_configured(
 
     await until(lambda: bool(runners), 60, "the connector")
     await asyncio.wait_for(runners[0].assigned.wait(), 60)
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, loop_cpu = time.perf_counter(), time.process_time(), time.thread_time()
     deadline = started + 900
     while sum(outcomes().values()) < expected:  # seldom: collecting costs this process CPU
         assert time.perf_counter() < deadline, "not every record was dealt with"
         await asyncio.sleep(0.1)
-    run = Run(time.perf_counter() - started, time.process_time() - cpu, outcomes())
+    run = Run(
+        time.perf_counter() - started,
+        time.process_time() - cpu,
+        time.thread_time() - loop_cpu,
+        outcomes(),
+    )
     stop_event.set()
     await task
     return run
@@ -283,6 +289,7 @@ def report(
             "seconds": round(seconds, 3),
             "per_second": EVENTS / seconds,
             "cpu_ms_per_delivery": round(run.cpu_seconds * 1000 / EVENTS, 3),
+            "event_loop_busy_share": round(run.loop_cpu_seconds / seconds, 3),
             "share_of_ceiling": (EVENTS / seconds) / ceiling["per_second"],
         },
         "change_detection": {

@@ -62,7 +62,16 @@ _SOURCE_PREFIX = "/hookline/"
 
 
 def idempotency_key(connector: str, event_id: str) -> str:
-    return str(uuid.uuid5(_KEY_NAMESPACE, f"{connector}\x1f{event_id}"))
+    """``uuid5(_KEY_NAMESPACE, connector + US + event id)``, formatted without building
+    the UUID object (a third of the cost, on every delivery)."""
+    digest = hashlib.sha1(  # UUID version 5 is defined on SHA-1
+        _KEY_NAMESPACE.bytes + f"{connector}\x1f{event_id}".encode(), usedforsecurity=False
+    ).digest()
+    raw = bytearray(digest[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def state_hash(state: Mapping[str, Any]) -> str:
@@ -87,15 +96,12 @@ class Inbound:
     event: CloudEvent | None
     problem: str | None  # why it is not a CloudEvent
     retry: RetryInfo | None  # set on records of the retry topic
+    #: A person resolved a conflict this way: deliver it, whatever the policy says.
+    resolves: bool = False
 
     @property
     def attempt(self) -> int:
         return self.retry.attempt if self.retry else 1
-
-    @property
-    def resolves(self) -> bool:
-        """A person resolved a conflict this way: deliver it, whatever the policy says."""
-        return any(name == CONFLICT_RESOLUTION_HEADER for name, _ in self.record.headers)
 
     @property
     def key(self) -> str:
@@ -106,10 +112,12 @@ class Inbound:
     @classmethod
     def decode(cls, record: SourceRecord, retry_topics: Collection[str]) -> Inbound:
         retry = RetryInfo.from_headers(record.headers) if record.topic in retry_topics else None
+        resolves = any(name == CONFLICT_RESOLUTION_HEADER for name, _ in record.headers)
         try:
-            return cls(record, CloudEvent.model_validate_json(record.value), None, retry)
+            event = CloudEvent.model_validate_json(record.value)
         except ValidationError as exc:
-            return cls(record, None, f"{exc.error_count()} validation errors", retry)
+            return cls(record, None, f"{exc.error_count()} validation errors", retry, resolves)
+        return cls(record, event, None, retry, resolves)
 
 
 class KeyLocks:

@@ -25,7 +25,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-from multidict import CIMultiDict
 
 from connectors.errors import (
     MAX_BODY_CHARS,
@@ -139,7 +138,7 @@ class HttpClient:
             allow_redirects=False,
         ) as resp:
             body = await resp.read()
-            headers = CIMultiDict(resp.headers)
+        headers = resp.headers  # read-only, and kept after the connection is released
         return HttpResponse(resp.status, headers, body, rate_limit_from_headers(headers))
 
     def _open(self) -> aiohttp.ClientSession:

@@ -33,14 +33,32 @@ from connectors.destinations.base import Change
 
 T = TypeVar("T")
 
+# The keys as one JSON array: psycopg escapes a list parameter element by element in
+# Python (a batch's 500 keys cost more than the query).
 _LOAD = """
 SELECT entity_key, state_hash, version, source, state
-FROM connector_entity_state WHERE connector = %s AND entity_key = ANY(%s)
+FROM connector_entity_state
+WHERE connector = %s
+  AND entity_key = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))
 """
 _SAVE = """
 INSERT INTO connector_entity_state
     (connector, entity_key, state_hash, version, source, state, event_id, applied_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s, now())
+ON CONFLICT (connector, entity_key) DO UPDATE SET
+    state_hash = excluded.state_hash, version = excluded.version, source = excluded.source,
+    state = excluded.state, event_id = excluded.event_id, applied_at = excluded.applied_at
+WHERE connector_entity_state.version IS NULL
+   OR excluded.version >= connector_entity_state.version
+"""
+# The same upsert for a group of changes of distinct entities: one statement reading the
+# rows from one JSON array (the client encodes one document instead of binding seven
+# parameters per row: about a third of the client's CPU per row; the server's is alike).
+_SAVE_MANY = """
+INSERT INTO connector_entity_state
+    (connector, entity_key, state_hash, version, source, state, event_id, applied_at)
+SELECT %s, c.k, c.h, c.v, c.s, c.j, c.e, now()
+FROM jsonb_to_recordset(%s::jsonb) AS c(k text, h text, v timestamptz, s text, j jsonb, e text)
 ON CONFLICT (connector, entity_key) DO UPDATE SET
     state_hash = excluded.state_hash, version = excluded.version, source = excluded.source,
     state = excluded.state, event_id = excluded.event_id, applied_at = excluded.applied_at
@@ -70,6 +88,24 @@ def _as_is(encoded: bytes) -> bytes:
 
 def _json(value: Any) -> Jsonb:
     return Jsonb(value, dumps=orjson.dumps)
+
+
+def _rows_document(changes: list[Change]) -> str:
+    """The rows of ``_SAVE_MANY`` as one JSON array; each state embedded as the runner
+    encoded it, when it did (not encoded again)."""
+    return orjson.dumps(
+        [
+            {
+                "k": c.entity_key,
+                "h": c.state_hash,
+                "v": c.version,
+                "s": c.source,
+                "j": orjson.Fragment(c.encoded) if c.encoded is not None else c.state,
+                "e": c.event_id,
+            }
+            for c in changes
+        ]
+    ).decode()
 
 
 def _state_json(change: Change) -> Jsonb:
@@ -130,7 +166,8 @@ class StateStore:
 
     async def load(self, keys: Collection[str]) -> dict[str, AppliedState]:
         async with self._pool.connection() as conn:
-            cursor = await conn.execute(_LOAD, (self._connector, list(keys)))
+            keys_document = orjson.dumps(list(keys)).decode()
+            cursor = await conn.execute(_LOAD, (self._connector, keys_document))
             rows = await cursor.fetchall()
         return {row[0]: AppliedState(row[1], row[2], row[3], row[4]) for row in rows}
 
@@ -139,20 +176,21 @@ class StateStore:
         await self._saves.submit(change)
 
     async def _save_all(self, changes: list[Change]) -> None:
-        rows = [
-            (
-                self._connector,
-                c.entity_key,
-                c.state_hash,
-                c.version,
-                c.source,
-                _state_json(c),
-                c.event_id,
-            )
-            for c in changes
-        ]
-        async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            await cur.executemany(_SAVE, rows)
+        keys = [c.entity_key for c in changes]
+        distinct = len(set(keys)) == len(keys)  # one statement cannot upsert a row twice
+        async with self._pool.connection() as conn:
+            if distinct and conn.autocommit:  # one statement: atomic without BEGIN, COMMIT
+                await conn.execute(_SAVE_MANY, (self._connector, _rows_document(changes)))
+                return
+            async with conn.transaction(), conn.cursor() as cur:
+                if distinct:
+                    await cur.execute(_SAVE_MANY, (self._connector, _rows_document(changes)))
+                else:
+                    await cur.executemany(_SAVE, [self._row(c) for c in changes])
+
+    def _row(self, c: Change) -> tuple[Any, ...]:
+        state = _state_json(c)
+        return (self._connector, c.entity_key, c.state_hash, c.version, c.source, state, c.event_id)
 
     async def advance(self, change: Change) -> None:
         """An unchanged state seen at a newer version: remember the version, so that a

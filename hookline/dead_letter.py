@@ -36,12 +36,15 @@ _SECRET_WORDS = (
 )  # fmt: skip
 
 
+#: One search for any of the words, on lower-cased text: several times cheaper than a
+#: case-insensitive search, and than a loop of substring tests.
+_ANY_SECRET_WORD = re.compile("|".join(re.escape(word) for word in _SECRET_WORDS))
+
+
 def might_hold_secret(text: str) -> bool:
-    """False when :func:`scrub` would leave ``text`` as it is, for sure. Substring tests
-    on the lower-cased text: a few times cheaper than one case-insensitive regex search,
-    for the many texts (log fields, response bodies) that hold no credential."""
-    lower = text.lower()
-    return any(word in lower for word in _SECRET_WORDS)
+    """False when :func:`scrub` would leave ``text`` as it is, for sure: checked for the
+    many texts (every string of every log line, response bodies) that hold no credential."""
+    return _ANY_SECRET_WORD.search(text.lower()) is not None
 
 
 def scrub(text: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from collections.abc import MutableMapping
 from functools import lru_cache
 from typing import Any
@@ -65,6 +66,38 @@ def scrub_text(
     return event_dict
 
 
+class _SecondStamp:
+    """``YYYY-MM-DDTHH:MM:SS`` of the current second, formatted once per second. One tuple
+    swapped whole, so a thread never sees one second's number with another's text."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = (-1, "")
+
+    def of(self, second: int) -> str:
+        last = self._last
+        if last[0] != second:
+            last = self._last = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return last[1]
+
+
+_stamp = _SecondStamp()
+
+
+def add_timestamp(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """``timestamp``: ISO 8601 in UTC with microseconds, always six digits (structlog's
+    TimeStamper drops a zero fraction, and formats a datetime per line: a few times the
+    cost on the ingress's and connectors' per-request lines)."""
+    now = time.time()
+    second = int(now)
+    micros = int((now - second) * 1_000_000)
+    event_dict["timestamp"] = f"{_stamp.of(second)}.{micros:06d}Z"
+    return event_dict
+
+
 def _orjson_dumps(obj: Any, default: Any = None) -> str:
     return orjson.dumps(obj, default=default).decode()
 
@@ -76,7 +109,7 @@ def _shared_processors() -> list[Any]:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.PositionalArgumentsFormatter(),
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+        add_timestamp,
         redact_secrets,
     ]
 

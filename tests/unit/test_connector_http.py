@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from urllib.parse import quote, unquote
 
 import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from connectors.destinations.base import Change
-from connectors.destinations.http_upsert import HttpUpsert, HttpUpsertConfig
+from connectors.destinations.http_upsert import HttpUpsert, HttpUpsertConfig, path_segment
 from connectors.errors import PermanentError, RetriableError
 from connectors.http import (
     HttpClient,
@@ -155,3 +156,11 @@ def test_vendor_rate_limit_headers_are_read(
 
 def test_no_rate_limit_headers_no_hint() -> None:
     assert rate_limit_from_headers({"Content-Type": "application/json"}) is None
+
+
+@pytest.mark.parametrize("entity_id", ["C-1001_a.b~", "a b", "a/b", "é", "", "%41", "?x#y"])
+def test_an_entity_id_is_one_percent_encoded_path_segment(entity_id: str) -> None:
+    segment = path_segment(entity_id)
+    assert segment == quote(entity_id, safe="")
+    assert "/" not in segment
+    assert unquote(segment) == entity_id

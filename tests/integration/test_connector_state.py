@@ -1,0 +1,100 @@
+"""The applied-state table as the connectors write it: saves requested together are
+written together, a late writer never rolls a state back, and the stored body is the
+state as encoded for the call."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from psycopg_pool import AsyncConnectionPool
+
+from connectors.delivery import encode_state, state_hash
+from connectors.destinations.base import Change
+from connectors.state import StateStore
+from hookline.db import create_pool
+from hookline.settings import PostgresSettings
+
+T0 = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+
+def change(key: str, version: datetime, *, encoded: bool = True, **state: Any) -> Change:
+    return Change(
+        entity_key=key,
+        family="customer",
+        entity_id=key.partition(":")[2],
+        state=state,
+        state_hash=state_hash(state),
+        version=version,
+        source="shop",
+        event_id=f"{key}@{version.isoformat()}",
+        event_type="com.hookline.customer.updated",
+        encoded=encode_state(state) if encoded else None,
+    )
+
+
+async def rows(pool: AsyncConnectionPool) -> dict[str, tuple[Any, ...]]:
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT entity_key, state_hash, version, source, state, event_id"
+            " FROM connector_entity_state WHERE connector = 'crm'"
+        )
+        return {row[0]: row[1:] for row in await cursor.fetchall()}
+
+
+async def test_saves_requested_together_are_all_written(
+    autocommit_pool: AsyncConnectionPool,
+) -> None:
+    store = StateStore(autocommit_pool, "crm")
+    changes = [change(f"customer:{n}", T0, encoded=n % 2 == 0, name=f"n{n}") for n in range(300)]
+    await asyncio.gather(*(store.save(c) for c in changes))
+    saved = await rows(autocommit_pool)
+    assert len(saved) == 300
+    for c in changes:
+        assert saved[c.entity_key] == (c.state_hash, T0, "shop", dict(c.state), c.event_id)
+    loaded = await store.load([c.entity_key for c in changes[:3]])
+    assert loaded[changes[1].entity_key].state == {"name": "n1"}
+
+
+async def test_an_older_version_never_overwrites_a_newer_one(
+    autocommit_pool: AsyncConnectionPool,
+) -> None:
+    store = StateStore(autocommit_pool, "crm")
+    newer = change("customer:1", T0 + timedelta(seconds=5), name="new")
+    await store.save(newer)
+    await asyncio.gather(
+        store.save(change("customer:1", T0, name="old")),
+        store.save(change("customer:2", T0, name="other")),
+    )
+    saved = await rows(autocommit_pool)
+    assert saved["customer:1"][3] == {"name": "new"}
+    assert saved["customer:2"][3] == {"name": "other"}
+
+
+async def test_one_entity_twice_in_one_group_ends_at_the_newest(
+    autocommit_pool: AsyncConnectionPool,
+) -> None:
+    """One statement cannot upsert a row twice: such a group is written row by row."""
+    store = StateStore(autocommit_pool, "crm")
+    first, second = change("customer:1", T0, name="a"), change("customer:1", T0, name="b")
+    late = change("customer:1", T0 - timedelta(seconds=1), name="late")
+    await asyncio.gather(store.save(first), store.save(second), store.save(late))
+    saved = await rows(autocommit_pool)
+    assert saved["customer:1"][3] == {"name": "b"}
+    assert orjson.dumps(saved["customer:1"][3]) == encode_state({"name": "b"})
+
+
+async def test_saves_through_a_pool_in_transactions_are_committed(
+    fresh_database: PostgresSettings,
+) -> None:
+    """A pool whose connections are not in autocommit: the group is committed anyway."""
+    pool = create_pool(fresh_database)
+    await pool.open(wait=True)
+    try:
+        store = StateStore(pool, "crm")
+        await asyncio.gather(*(store.save(change(f"customer:{n}", T0, name="x")) for n in range(3)))
+        assert len(await rows(pool)) == 3
+    finally:
+        await pool.close()

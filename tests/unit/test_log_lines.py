@@ -1,0 +1,43 @@
+"""The fields every log line carries, as the log shippers parse them."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from hookline.logs import add_timestamp, configure_logging, get_logger
+from hookline.settings import LogSettings
+
+
+def test_the_timestamp_is_iso_utc_with_six_digit_microseconds() -> None:
+    before = datetime.now(UTC)
+    stamp = add_timestamp(None, "info", {})["timestamp"]
+    after = datetime.now(UTC)
+    assert stamp.endswith("Z")
+    assert len(stamp) == len("2026-12-02T07:02:07.859230Z")
+    parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert before.replace(microsecond=0) <= parsed <= after
+
+
+def test_the_timestamp_keeps_a_zero_fraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A time on a whole second still has its six digits (structlog's stamper drops them)."""
+    monkeypatch.setattr(time, "time", lambda: 1_790_000_000.0)
+    assert add_timestamp(None, "info", {})["timestamp"] == "2026-09-21T14:13:20.000000Z"
+    monkeypatch.setattr(time, "time", lambda: 1_790_000_001.5)
+    assert add_timestamp(None, "info", {})["timestamp"] == "2026-09-21T14:13:21.500000Z"
+
+
+def test_a_line_is_one_json_object_with_the_common_fields() -> None:
+    stream = io.StringIO()
+    configure_logging(LogSettings(level="INFO", format="json"), stream=stream)
+    get_logger("hookline.test").info("hello", url="https://user:pw@example.com/x")
+    line = orjson.loads(stream.getvalue().splitlines()[-1])
+    assert line["event"] == "hello"
+    assert line["level"] == "info"
+    assert line["logger"] == "hookline.test"
+    assert line["timestamp"].endswith("Z")
+    assert "pw" not in line["url"]
