@@ -98,9 +98,26 @@ class ConflictConfig(_Config):
         return self
 
 
-class ConnectorConfig(_Config):
+class ConnectorTopicsConfig(BaseModel):
+    """What a connector's topics depend on, its name and source families: read without its
+    destination's secrets, so ``hookline setup`` can create the topics."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Also in topic names.")
     families: tuple[str, ...] = Field(min_length=1, description="Normalised topics consumed.")
+
+    @model_validator(mode="after")
+    def _known_families(self) -> ConnectorTopicsConfig:
+        unknown = sorted(set(self.families) - set(EVENT_FAMILIES))
+        if unknown:
+            raise ValueError(f"unknown families {unknown}; known: {list(EVENT_FAMILIES)}")
+        return self
+
+
+class ConnectorConfig(ConnectorTopicsConfig):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     group_id: str | None = Field(None, description="Consumer group; default derived from name.")
     batch_size: int = Field(500, ge=1, le=10_000, description="Records polled per batch.")
     concurrency: int = Field(
@@ -125,13 +142,6 @@ class ConnectorConfig(_Config):
     conflict: ConflictConfig = Field(default_factory=ConflictConfig)
     destination: DestinationConfig = Field(description="Tagged on 'type', see REGISTRY.")
 
-    @model_validator(mode="after")
-    def _known_families(self) -> ConnectorConfig:
-        unknown = sorted(set(self.families) - set(EVENT_FAMILIES))
-        if unknown:
-            raise ValueError(f"unknown families {unknown}; known: {list(EVENT_FAMILIES)}")
-        return self
-
     def consumer_group(self, topic_prefix: str) -> str:
         return self.group_id or f"{topic_prefix}.connector.{self.name}"
 
@@ -154,6 +164,20 @@ def parse_connectors(
 ) -> dict[str, ConnectorConfig]:
     tables = section_tables(document, "connectors", ConfigError)
     return {name: _parse_connector(name, table, secrets) for name, table in tables.items()}
+
+
+def load_connector_topics(path: Path) -> list[ConnectorTopicsConfig]:
+    """Each connector's name and families, its secrets left unresolved (``hookline setup``
+    may run without them); ``ConfigError`` when the file declares them wrongly."""
+    tables = section_tables(load_document(path), "connectors", ConfigError)
+    configs = []
+    for name, table in tables.items():
+        plugin_table(f"connector {name!r}", table, "destination", REGISTRY, ConfigError)
+        try:
+            configs.append(ConnectorTopicsConfig.model_validate({**table, "name": name}))
+        except ValidationError as exc:
+            raise ConfigError(f"connector {name!r}: {describe(exc)}") from None
+    return configs
 
 
 def _parse_connector(name: str, table: Any, secrets: Mapping[str, SecretStr]) -> ConnectorConfig:

@@ -33,15 +33,10 @@ from connectors.probe import probing
 from connectors.ratelimit import TokenBucket
 from connectors.runner import ConnectorRunner
 from connectors.state import StateStore
+from connectors.topic_setup import prepare_topics
 from hookline.db import create_pool
 from hookline.digest import DigestSender, parse_at
-from hookline.kafka_clients import (
-    AsyncProducer,
-    connect_admin,
-    consumer_config,
-    ensure_topics,
-    producer_config,
-)
+from hookline.kafka_clients import AsyncProducer, consumer_config, producer_config
 from hookline.lag import LagMonitor, watch_lag
 from hookline.logs import get_logger
 from hookline.settings import Settings
@@ -121,22 +116,6 @@ async def _destination(
 def _pool(settings: Settings) -> AsyncConnectionPool:
     """Every statement of the connectors is atomic on its own: autocommit connections."""
     return create_pool(settings.postgres, autocommit=True)
-
-
-def prepare_topics(settings: Settings, config: ConnectorConfig, topics: Topics) -> None:
-    """Create the retry and dead-letter topics, as many partitions as the sources have."""
-    metadata = connect_admin(settings.kafka)[1].topics
-    counts = {
-        len(metadata[t].partitions) for f in config.families if (t := topics.events(f)) in metadata
-    }
-    partitions = max(counts, default=settings.kafka.default_partitions)
-    ensure_topics(settings.kafka, topics.for_connector(config.name, partitions))
-    retry = metadata.get(topics.connector_retry(config.name))
-    if len(counts) > 1 or (retry is not None and len(retry.partitions) != partitions):
-        log.warning(
-            "partition counts differ: one entity's changes may reach two instances",
-            connector=config.name,
-        )
 
 
 def _consumer_config(config: ConnectorConfig, settings: Settings) -> dict[str, object]:

@@ -47,8 +47,23 @@ def setup() -> None:
         log.error("setup failed", error=str(exc))  # noqa: TRY400
         raise typer.Exit(1) from None
     log.info("topics ready", created=created)
+    log.info("connector topics ready", created=_create_connector_topics(settings, topics))
     applied = apply_migrations(settings.postgres.conninfo())
     log.info("migrations applied", versions=applied)
+
+
+def _create_connector_topics(settings: Settings, topics: Topics) -> list[str]:
+    """Every connector's retry and dead-letter topics (connectors/topic_setup.py), so its
+    first start finds them; none without a connectors file (the service creates them)."""
+    from connectors.config import load_connector_topics
+    from connectors.topic_setup import prepare_topics
+
+    path = settings.connectors.config_file
+    if not path.is_file():
+        get_logger("hookline.setup").info("no connectors file", path=str(path))
+        return []
+    configs = load_connector_topics(path)
+    return [name for c in configs for name in prepare_topics(settings, c, topics)]
 
 
 @app.command("ingress")

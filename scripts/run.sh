@@ -15,6 +15,8 @@ ensure_services
 # `hookline run` uses the demo's packaged sources and connectors (launcher/demo_config/)
 # unless HOOKLINE_INGRESS__SOURCES_FILE / HOOKLINE_CONNECTORS__CONFIG_FILE name others.
 export HOOKLINE_LOG__FORMAT="${HOOKLINE_LOG__FORMAT:-console}"
+# The same connectors file for `setup` (it creates their retry topics) as for the run.
+export HOOKLINE_CONNECTORS__CONFIG_FILE="${HOOKLINE_CONNECTORS__CONFIG_FILE:-$ROOT/launcher/demo_config/connectors.toml}"
 
 .venv/bin/hookline setup
 echo
