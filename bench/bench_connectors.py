@@ -49,6 +49,7 @@ from hookline.db import apply_migrations
 from hookline.kafka_clients import admin_config, ensure_topics, producer_config
 from hookline.logs import configure_logging
 from hookline.metrics import new_registry
+from hookline.runtime import tune_garbage_collector
 from hookline.settings import LogSettings, Settings
 from hookline.topics import Topics
 from sandbox.destination_api import TOKEN
@@ -308,6 +309,7 @@ def main() -> None:
     configure_logging(LogSettings(level="INFO", format="json"), stream=devnull)
     base = Settings(_env_file=None)  # type: ignore[call-arg]
     with fake_api() as base_url, fresh_database(base) as settings:
+        tune_garbage_collector()  # as the connectors service does at start-up
         result = asyncio.run(measure(settings, base_url))
     path = write_result("connectors", result)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())

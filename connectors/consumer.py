@@ -75,7 +75,17 @@ class AsyncConsumer:
         self.assigned -= set(tps)
 
     async def consume(self, count: int, wait_seconds: float) -> list[Message]:
-        return await self._call(self._consumer.consume, count, wait_seconds)
+        """Up to ``count`` records: waits at most ``wait_seconds`` for the first, then takes
+        what has been fetched already. (``Consumer.consume(count, timeout)`` waits until it
+        has ``count`` records or the timeout passed: below a batch per poll timeout, every
+        record would wait out the timeout.)"""
+        return await self._call(self._take, count, wait_seconds)
+
+    def _take(self, count: int, wait_seconds: float) -> list[Message]:
+        first = self._consumer.poll(wait_seconds)
+        if first is None:
+            return []
+        return [first, *self._consumer.consume(count - 1, 0)] if count > 1 else [first]
 
     async def pause(self, tps: Iterable[TP]) -> None:
         parts = [TopicPartition(t, p) for t, p in tps]

@@ -22,6 +22,7 @@ from connectors.service import run_connectors
 from hookline.kafka_clients import KafkaAuthenticationError, check_credentials
 from hookline.logs import configure_logging, get_logger
 from hookline.metrics import metrics_handler, new_registry
+from hookline.runtime import tune_garbage_collector
 from hookline.settings import Settings
 
 log = get_logger("hookline.connectors")
@@ -91,4 +92,5 @@ def run(settings: Settings, only: Sequence[str] = ()) -> None:
     except KafkaAuthenticationError as exc:
         log.error("cannot start", error=str(exc))  # noqa: TRY400 - one line, no traceback
         raise SystemExit(1) from None
+    tune_garbage_collector()
     asyncio.run(serve(settings, select(configs, only), alerts))

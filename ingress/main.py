@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import multiprocessing
 import os
 import signal
@@ -13,6 +12,7 @@ import uvloop
 from aiohttp import web
 
 from hookline.logs import configure_logging, get_logger
+from hookline.runtime import tune_garbage_collector
 from hookline.settings import IngressSettings, Settings
 from ingress.app import METRICS, METRICS_REGISTRY, create_app, create_metrics_app
 from ingress.connections import ConnectionLimit
@@ -91,12 +91,7 @@ def _protocol_factory(runner: web.AppRunner) -> web.Server:
 
 
 async def _tune_garbage_collector(_app: web.Application) -> None:
-    """Requests allocate many short-lived objects and no reference cycles of note; the
-    default thresholds ran a collection every few requests (about 8% of CPU under load).
-    Objects alive after start-up are frozen out of collections altogether."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    tune_garbage_collector()  # once the app and its producer exist: they are frozen too
 
 
 def run(settings: Settings) -> None:

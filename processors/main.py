@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-
 import faust
 
 from hookline.kafka_clients import KafkaAuthenticationError, check_credentials
 from hookline.logs import configure_logging, get_logger
 from hookline.metrics import new_registry
+from hookline.runtime import tune_garbage_collector
 from hookline.settings import Settings
 from processors.app import create_app
 from processors.lag import export_lag
@@ -38,14 +37,5 @@ def run(settings: Settings) -> None:
     # faust's terminal spinner, at WARNING and above, sets the root logger to DEBUG so that
     # it can spin on every record: about 16% more CPU per record. We log, not spin.
     worker.spinner = None
-    _tune_garbage_collector()
+    tune_garbage_collector()
     worker.execute_from_commandline()
-
-
-def _tune_garbage_collector() -> None:
-    """Each record allocates many short-lived objects (parsed JSON, models) and few
-    reference cycles; at the default thresholds a collection ran every few records.
-    Objects alive at start-up (modules, the app) are frozen out of collections."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
