@@ -264,3 +264,10 @@ def test_a_dead_letter_topic_that_cannot_be_written_fails_readiness_until_it_can
     dead = consume(topics.raw_dead_letter, 2, timeout=10)
     assert [r.key() for r in dead] == [b"gh:poison"]
     assert [e.providereventid for e in passthrough_events(consume, topics, 1)] == ["before"]
+    # The stall's log is bounded: one line per attempt (backoff 1-30 s), none from faust's
+    # aiokafka producer, which never asks about the dead-letter topic (its own producer).
+    log_lines = worker.log_path.read_text(errors="replace").splitlines()
+    lines = [line for line in log_lines if topics.raw_dead_letter in line]
+    assert all("hookline.processors" in line for line in lines), lines
+    attempts = [line.split("attempt=")[1].split()[0] for line in lines if "attempt=" in line]
+    assert len(attempts) == len(set(attempts)) >= 1, lines
