@@ -36,7 +36,7 @@ from hookline.tracing import TRACEPARENT, TraceParent, Tracer, create_tracer, sp
 from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
 from ingress.providers import REGISTRY
 from ingress.providers.base import RawRequest, SignatureError, SourceConfig
-from ingress.publisher import Publisher
+from ingress.publisher import Publisher, ReplacementPending
 
 SETTINGS = web.AppKey("settings", Settings)
 SOURCES = web.AppKey("sources", dict[str, SourceConfig])
@@ -195,8 +195,12 @@ async def healthz(_request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready when the producer is usable and reaches a broker. A producer that failed
-    fatally answers not ready once, and is replaced for the next probe and request."""
-    producer, replaced = request.app[PUBLISHER].usable_producer()
+    fatally answers not ready until it is replaced (with backoff, ingress.publisher), and
+    once more when it is."""
+    try:
+        producer, replaced = request.app[PUBLISHER].usable_producer()
+    except ReplacementPending as exc:
+        return error_response(503, "not_ready", str(exc))
     if replaced:
         return error_response(503, "not_ready", "the Kafka producer failed and was replaced")
     if await asyncio.to_thread(producer.broker_reachable, 2.0):

@@ -12,10 +12,11 @@ Only :class:`VerifiedWebhook` is accepted. Each event becomes one record:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import datetime
 
-from hookline.kafka_clients import AsyncProducer, Delivered
+from hookline.kafka_clients import AsyncProducer, Delivered, PublishError
 from hookline.logs import get_logger
 from hookline.topics import Topics
 from hookline.tracing import TraceParent, kafka_headers
@@ -25,6 +26,20 @@ from schemas.raw import RawHeaders
 log = get_logger("hookline.ingress")
 
 
+#: Waits between producer replacements while fatal errors repeat: the first replacement
+#: is at once, then each waits this long after the previous one, doubling up to
+#: :data:`MAX_REPLACEMENT_WAIT_SECONDS` (a broker that keeps failing producers must not
+#: make the ingress replace them in a tight loop).
+FIRST_REPLACEMENT_WAIT_SECONDS = 1.0
+MAX_REPLACEMENT_WAIT_SECONDS = 60.0
+#: A replacement that worked this long before its failure was noticed starts over.
+HEALTHY_SECONDS = 60.0
+
+
+class ReplacementPending(PublishError):
+    """The producer failed fatally; its replacement waits for the backoff."""
+
+
 class Publisher:
     """Owns the ingress's producer and replaces it after a fatal error.
 
@@ -32,6 +47,11 @@ class Publisher:
     every later record, so it is replaced by a fresh one from ``make_producer`` the next
     time it is used: by a publish or a readiness probe. The failed one is closed off the
     event loop; records it still held are answered 503 by their deadline.
+
+    Replacements back off: the first is at once, the next waits 1 s after it, then 2, 4
+    ... up to 60 s; a replacement that worked for a minute starts over. Until the wait is
+    over, using the producer raises :class:`ReplacementPending` (a publish answers 503
+    with ``Retry-After``, ``/readyz`` 503).
     """
 
     def __init__(
@@ -39,23 +59,46 @@ class Publisher:
         make_producer: Callable[[], AsyncProducer],
         topics: Topics,
         on_replaced: Callable[[], object] = lambda: None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._make_producer = make_producer
         self._on_replaced = on_replaced
+        self._clock = clock
         self._topic = topics.raw_webhooks
         self.producer = make_producer()
+        self._replaced_at: float | None = None
+        self._noticed_at: float | None = None  # when the current failure was first seen
+        self._wait = 0.0
 
     def usable_producer(self) -> tuple[AsyncProducer, bool]:
-        """The producer to use, and whether it had to be replaced just now."""
+        """The producer to use, and whether it had to be replaced just now; raises
+        :class:`ReplacementPending` while a failed one waits for its replacement."""
         failed = self.producer
         if failed.fatal_error is None:
             return failed, False
+        self._wait_for_replacement()
         self.producer = self._make_producer()
         log.error("producer failed fatally and was replaced", error=failed.fatal_error)
         self._on_replaced()
         # Closing a librdkafka client can block: not on the event loop.
         asyncio.get_running_loop().run_in_executor(None, failed.close, 0)
         return self.producer, True
+
+    def _wait_for_replacement(self) -> None:
+        now = self._clock()
+        if self._noticed_at is None:
+            self._noticed_at = now
+            if self._replaced_at is not None and now - self._replaced_at >= HEALTHY_SECONDS:
+                self._wait = 0.0
+        if self._replaced_at is not None and now < self._replaced_at + self._wait:
+            remaining = self._replaced_at + self._wait - now
+            raise ReplacementPending(
+                f"the Kafka producer failed fatally; it is replaced in {remaining:.1f} s"
+            )
+        self._replaced_at, self._noticed_at = now, None
+        self._wait = min(
+            max(self._wait * 2, FIRST_REPLACEMENT_WAIT_SECONDS), MAX_REPLACEMENT_WAIT_SECONDS
+        )
 
     def queue_length(self) -> int:
         """Records the current producer holds unacknowledged."""
