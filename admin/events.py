@@ -40,7 +40,7 @@ _DEAD_LETTERS = (
     'SELECT d.topic, d.partition, d."offset", d.connector, d.stage, d.component,'
     " d.exception_class, d.exception_message, d.http_status, d.attempts, d.original_topic,"
     " d.failed_at, d.indexed_at, d.event_id, d.discarded_at, d.discarded_by,"
-    " d.discard_reason, coalesce(d.replayed_at, r.replayed_at) AS replayed_at,"
+    " d.discard_reason, coalesce(r.replayed_at, d.replayed_at) AS replayed_at,"
     " coalesce(d.replayed_by, r.requested_by) AS replayed_by, r.target_topic"
     f"{index.FROM} WHERE d.event_id = ANY(%(ids)s)"
     " OR (d.source = %(source)s AND d.provider_event_id = %(provider_event_id)s)"

@@ -39,7 +39,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
@@ -383,7 +383,9 @@ class _Sender:
             )
         unsent = self._producer.flush(self._timeout)
         acknowledged = [(letters[i], landed[i]) for i in sorted(landed)]
-        self._ledger.record([_ledger_row(d, self._target, at, self._by) for d, at in acknowledged])
+        sent_at = datetime.fromtimestamp(now_ms / 1000, UTC)
+        rows = [_ledger_row(d, self._target, at, self._by, sent_at) for d, at in acknowledged]
+        self._ledger.record(rows)
         if errors or unsent:
             reason = errors[0].str() if errors else "delivery timed out"
             raise ReplayError(
@@ -394,7 +396,11 @@ class _Sender:
 
 
 def _ledger_row(
-    letter: DeadLetter, target: ReplayTarget, landed: tuple[int, int], requested_by: str
+    letter: DeadLetter,
+    target: ReplayTarget,
+    landed: tuple[int, int],
+    requested_by: str,
+    sent_at: datetime,
 ) -> LedgerRow:
     c = letter.context
     return LedgerRow(
@@ -410,4 +416,5 @@ def _ledger_row(
         target_partition=landed[0],
         target_offset=landed[1],
         requested_by=requested_by,
+        sent_at=sent_at,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -38,6 +39,9 @@ class LedgerRow:
     target_partition: int
     target_offset: int
     requested_by: str
+    #: When the replay was sent (before Kafka's acknowledgement, after which a consumer
+    #: may already have acted on the record): the replay's time in an event's trace.
+    sent_at: datetime
 
 
 class ReplayLedger:
@@ -87,8 +91,8 @@ class ReplayLedger:
             cursor.executemany(
                 "INSERT INTO dead_letter_replays (dlq_topic, dlq_partition, dlq_offset,"
                 " record_key, original_topic, stage, component, exception_class, target_topic,"
-                " target_partition, target_offset, requested_by)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " target_partition, target_offset, requested_by, replayed_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT DO NOTHING",
                 [
                     (
@@ -104,6 +108,7 @@ class ReplayLedger:
                         r.target_partition,
                         r.target_offset,
                         r.requested_by,
+                        r.sent_at,
                     )
                     for r in rows
                 ],

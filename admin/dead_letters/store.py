@@ -25,7 +25,7 @@ FROM = (
 _SUMMARY = (
     'd.id AS seq, d.topic, d.partition, d."offset", d.connector, d.stage, d.component,'
     " d.exception_class, d.exception_message, d.source, d.original_topic, d.failed_at,"
-    " d.indexed_at, coalesce(d.replayed_at, r.replayed_at) AS replayed_at, d.discarded_at,"
+    " d.indexed_at, coalesce(r.replayed_at, d.replayed_at) AS replayed_at, d.discarded_at,"
     " d.record_key, d.payload_bytes"
 )
 _DETAIL = (

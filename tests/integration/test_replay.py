@@ -92,6 +92,21 @@ def test_a_processors_dead_letter_goes_back_to_the_raw_topic_untouched(
     assert ledger_rows(fresh_database) == [(topics.raw_dead_letter, 0, topics.raw_webhooks)]
 
 
+def test_a_replay_is_recorded_at_the_time_it_was_sent(
+    settings: Settings, topics: Topics, consume: ConsumeFn, fresh_database: PostgresSettings
+) -> None:
+    """Not when Kafka acknowledged it: by then a consumer may have acted on the record, and
+    an event's trace (admin API) ordered its delivery before its replay."""
+    put(settings, topics.raw_dead_letter, raw_letter(topics, b"gh:1", "InvalidPayload"))
+    replay_dead_letters(settings.kafka, fresh_database.conninfo(), topics.raw_dead_letter)
+    [record] = consume(topics.raw_webhooks, 1, timeout=10)
+    with psycopg.connect(fresh_database.conninfo()) as db:
+        row = db.execute("SELECT replayed_at FROM dead_letter_replays").fetchone()
+    assert row is not None
+    produced_ms = record.timestamp()[1]
+    assert row[0].timestamp() * 1000 <= produced_ms
+
+
 def test_a_dead_letter_is_replayed_at_most_once_across_runs(
     settings: Settings, topics: Topics, fresh_database: PostgresSettings
 ) -> None:
