@@ -15,7 +15,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -52,14 +52,22 @@ class CallTally:
         self._counts: Counter[tuple[datetime, str]] = Counter()
         self._last_flush = time.monotonic()
         self._flushing: asyncio.Task[None] | None = None
+        self._hour = (datetime.max.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
     def record(self, category: Category) -> None:
         """Count one finished call; start a flush when one is due."""
-        hour = self._clock().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        self._counts[(hour, category.value)] += 1
+        self._counts[(self._hour_of(self._clock()), category.value)] += 1
         idle = self._flushing is None or self._flushing.done()
         if idle and time.monotonic() - self._last_flush >= self._every:
             self._flushing = asyncio.get_running_loop().create_task(self.flush())
+
+    def _hour_of(self, now: datetime) -> datetime:
+        """The UTC hour ``now`` falls in; the last one is kept (every call asks)."""
+        hour, end = self._hour
+        if not hour <= now < end:
+            hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            self._hour = (hour, hour + timedelta(hours=1))
+        return hour
 
     async def flush(self) -> None:
         """Add the counts so far to the table."""

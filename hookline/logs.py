@@ -45,25 +45,19 @@ _OURS = "hookline"
 def redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    for key in list(event_dict):
+    """Replace the value of every field whose name looks like a credential's, and mask
+    credentials inside string values (a library's message, a traceback). One pass."""
+    for key, value in event_dict.items():
         if _secret_key(key):
             event_dict[key] = REDACTED
+        elif isinstance(value, str) and might_hold_secret(value):  # most values hold none
+            event_dict[key] = scrub(value)
     return event_dict
 
 
 @lru_cache(maxsize=4096)  # field names are few and repeat on every line
 def _secret_key(name: str) -> bool:
     return _SECRET_KEY.search(name) is not None
-
-
-def scrub_text(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """Mask credentials inside string values (a library's message, a traceback)."""
-    for key, value in event_dict.items():
-        if isinstance(value, str) and might_hold_secret(value):  # most values hold none
-            event_dict[key] = scrub(value)
-    return event_dict
 
 
 class _SecondStamp:
@@ -98,35 +92,50 @@ def add_timestamp(
     return event_dict
 
 
+def add_line_fields(
+    logger: Any, method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """``level``, ``logger`` and ``timestamp`` of one of our lines: what structlog's
+    add_log_level, add_logger_name and the stamper add, in one step (the connectors log
+    every external call)."""
+    event_dict["level"] = _LEVELS.get(method, method)
+    event_dict["logger"] = logger.name
+    return add_timestamp(logger, method, event_dict)
+
+
+_LEVELS = {"warn": "warning", "exception": "error"}  # as structlog's add_log_level
+
+
 def _orjson_dumps(obj: Any, default: Any = None) -> str:
     return orjson.dumps(obj, default=default).decode()
 
 
-def _shared_processors() -> list[Any]:
-    """What every line gets, ours (structlog) and foreign (stdlib ``logging``) alike."""
+def _foreign_processors() -> list[Any]:
+    """What a library's line (stdlib ``logging``) gets before the final processors."""
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.PositionalArgumentsFormatter(),
         add_timestamp,
-        redact_secrets,
     ]
 
 
 def _final_processors(settings: LogSettings) -> list[Any]:
+    """What every line gets last, ours and libraries' alike: the exception rendered, then
+    secrets redacted (the rendered traceback included), then the line rendered."""
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_orjson_dumps)
         if settings.format == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    return [structlog.processors.format_exc_info, scrub_text, renderer]
+    return [structlog.processors.format_exc_info, redact_secrets, renderer]
 
 
 def json_formatter(settings: LogSettings) -> logging.Formatter:
     """The root handler's formatter: libraries' lines get the fields and rendering of ours."""
     return structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=_shared_processors(),
+        foreign_pre_chain=_foreign_processors(),
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *_final_processors(settings),
@@ -148,7 +157,11 @@ def configure_logging(settings: LogSettings, stream: Any = None) -> None:
     level = logging.getLevelName(settings.level)
     stream = stream or sys.stderr
     structlog.configure(
-        processors=[*_shared_processors(), *_final_processors(settings)],
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            add_line_fields,
+            *_final_processors(settings),
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=lambda *args: _NamedLogger(stream, str(args[0]) if args else ""),
         cache_logger_on_first_use=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -41,3 +42,29 @@ def test_a_line_is_one_json_object_with_the_common_fields() -> None:
     assert line["logger"] == "hookline.test"
     assert line["timestamp"].endswith("Z")
     assert "pw" not in line["url"]
+
+
+def fail_with(message: str) -> None:
+    raise ValueError(message)
+
+
+def test_secrets_are_redacted_in_our_lines_and_libraries_lines() -> None:
+    stream = io.StringIO()
+    configure_logging(LogSettings(level="INFO", format="json"), stream=stream)
+    get_logger("hookline.test").warning(
+        "call", api_key="k-123", detail="sent Authorization: Bearer abc.def"
+    )
+    logging.getLogger("aiokafka").warning("retrying %s", "https://u:pw@broker:9093/")
+    try:
+        fail_with("token=t0ps3cret")
+    except ValueError:
+        get_logger("hookline.test").exception("failed")
+    ours, foreign, failed = (orjson.loads(line) for line in stream.getvalue().splitlines())
+    assert ours["api_key"] == "[redacted]"
+    assert "abc.def" not in ours["detail"]
+    assert ours["level"] == "warning"
+    assert foreign["logger"] == "aiokafka"
+    assert foreign["level"] == "warning"
+    assert "pw@" not in foreign["event"]
+    assert failed["level"] == "error"
+    assert "t0ps3cret" not in failed["exception"]
