@@ -25,13 +25,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from schemas.ids import uuid5_text
+
 SCHEMA_VERSION = "v1"
 _NAMESPACE = uuid.UUID("5f0c8e3a-2b1d-4c6e-9a7f-3d2e1b0c9a8f")  # fixed forever: ids depend on it
 
 
 def canonical_event_id(source: str, provider_event_id: str, subject: str) -> str:
     """The CloudEvents ``id``: equal inputs, equal id, in every process and release."""
-    return str(uuid.uuid5(_NAMESPACE, f"{source}\x1f{provider_event_id}\x1f{subject}"))
+    return uuid5_text(_NAMESPACE, f"{source}\x1f{provider_event_id}\x1f{subject}")
 
 
 def snapshot_event_id(source: str, subject: str, event_type: str, version: datetime) -> str:
@@ -41,7 +43,7 @@ def snapshot_event_id(source: str, subject: str, event_type: str, version: datet
     marker keeps these ids apart from :func:`canonical_event_id`'s."""
     stamp = version.astimezone(UTC).isoformat()
     name = f"snapshot\x1f{source}\x1f{subject}\x1f{event_type}\x1f{stamp}"
-    return str(uuid.uuid5(_NAMESPACE, name))
+    return uuid5_text(_NAMESPACE, name)
 
 
 class _Model(BaseModel):
