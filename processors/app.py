@@ -141,6 +141,7 @@ def create_app(
         output_producer=producer,
         # Its own producer: see processors.dead_letters. It connects on its first send.
         dead_letter_producer=AsyncProducer(producer_config(settings.kafka, "processors-dlq")),
+        max_record_bytes=producible_bytes(settings.kafka),
         tracer=create_tracer(settings.tracing, "hookline-processors"),
     )
 

@@ -31,6 +31,12 @@ class InvalidRecord(Exception):
     dead-letter it, never retry."""
 
 
+class OutputTooLarge(Exception):
+    """A normalised event's record is larger than the producers may send
+    (``kafka.max_message_bytes`` less batch framing): no retry can succeed, so the raw
+    record is dead-lettered. The message names the topic, the size and the limit."""
+
+
 def dedupe_key(key: bytes | None) -> str:
     """The record key as the dedupe key; "" (never deduped) when there is none.
 
@@ -54,6 +60,26 @@ class Output:
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
+
+
+def record_bytes(output: Output) -> int:
+    """The bytes of ``output`` that count against a producer's ``message.max.bytes``: key,
+    value and every header's name and value."""
+    headers = sum(len(name) + len(value) for name, value in output.headers)
+    return len(output.key) + len(output.value) + headers
+
+
+def check_size(outputs: list[Output], limit: int) -> list[Output]:
+    """``outputs``, or :class:`OutputTooLarge` for the first over ``limit`` bytes: checked
+    before any is sent, so a raw record is never half forwarded."""
+    for output in outputs:
+        size = record_bytes(output)
+        if size > limit:
+            raise OutputTooLarge(
+                f"normalised event for {output.topic} is too large: {size} bytes, over the "
+                f"limit of {limit} (kafka.max_message_bytes less batch framing)"
+            )
+    return outputs
 
 
 def transform(

@@ -21,14 +21,22 @@ from typing import Any
 import faust
 
 from hookline.dead_letter import SourceRecord, build_context, header_list
-from hookline.kafka_clients import AsyncProducer
+from hookline.kafka_clients import AsyncProducer, PublishError
 from hookline.logs import get_logger
 from hookline.topics import Topics
 from hookline.tracing import Span, Tracer, bound, header
 from processors.dead_letters import DeadLetterWriter
 from processors.dedupe_table import DedupeTable
 from processors.metrics import ProcessorMetrics
-from processors.pipeline import Normalise, Output, dedupe_key, provider_label, transform
+from processors.pipeline import (
+    Normalise,
+    Output,
+    OutputTooLarge,
+    check_size,
+    dedupe_key,
+    provider_label,
+    transform,
+)
 
 log = get_logger("hookline.processors")
 
@@ -59,10 +67,12 @@ class BatchWorker:
         metrics: ProcessorMetrics,
         output_producer: AsyncProducer,
         dead_letter_producer: AsyncProducer,
+        max_record_bytes: int,
         tracer: Tracer | None = None,
     ) -> None:
         self._app = app
         self._outputs = output_producer
+        self._max_record_bytes = max_record_bytes
         self._tracer = tracer or Tracer()
         self._topics = topics
         self._deduper = deduper
@@ -115,7 +125,7 @@ class BatchWorker:
                 return False
             trace = flight.span.traceparent.header
             outputs = transform(record.headers, record.value, self._topics, self._normalise, trace)
-            for output in outputs:
+            for output in check_size(outputs, self._max_record_bytes):
                 flight.sent.append(self._send(output))
                 flight.families.append(output.topic.rsplit(".", 1)[-1])
         except Exception as exc:  # every failure becomes a dead letter
@@ -187,7 +197,8 @@ class BatchWorker:
 
     async def _fail_traced(self, flight: _InFlight, exc: Exception) -> None:
         record = flight.record
-        context = build_context(record, stage="normalise", component="processors", error=exc)
+        stage = "produce" if isinstance(exc, OutputTooLarge | PublishError) else "normalise"
+        context = build_context(record, stage=stage, component="processors", error=exc)
         self._metrics.dead_letters.labels(type(exc).__name__).inc()
         log.warning(
             "record dead-lettered",

@@ -271,3 +271,51 @@ def test_a_dead_letter_topic_that_cannot_be_written_fails_readiness_until_it_can
     assert all("hookline.processors" in line for line in lines), lines
     attempts = [line.split("attempt=")[1].split()[0] for line in lines if "attempt=" in line]
     assert len(attempts) == len(set(attempts)) >= 1, lines
+
+
+def _produce_on_partition_0(
+    settings: Settings, topics: Topics, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]
+) -> None:
+    producer = Producer(producer_config(settings.kafka, "test"))
+    for key, value, headers in records:
+        producer.produce(topics.raw_webhooks, key=key, value=value, headers=headers, partition=0)
+    assert producer.flush(30) == 0
+
+
+def _valid(event_id: str) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    return f"gh:{event_id}".encode(), orjson.dumps({"n": event_id}), raw_headers(event_id)
+
+
+def test_an_output_over_the_message_limit_is_dead_lettered_with_its_size_and_the_limit(
+    settings: Settings, topics: Topics, worker: ProcessorWorker, consume: ConsumeFn
+) -> None:
+    limit = 1024 * 1024  # the smallest max_message_bytes; the raw topic takes 8 MiB
+    worker.env["HOOKLINE_KAFKA__MAX_MESSAGE_BYTES"] = str(limit)
+    # A valid body of 400 KB whose normalised event is four times larger: orjson writes
+    # each 1e9 as 1000000000.0.
+    body = b'{"values": [' + b",".join([b"1e9"] * 100_000) + b"]}"
+    assert len(body) < limit // 2
+    valid = [f"ok-{i}" for i in range(4)]
+    big = (b"gh:big", body, raw_headers("big"))
+    _produce_on_partition_0(
+        settings, topics, [*map(_valid, valid[:2]), big, *map(_valid, valid[2:])]
+    )
+
+    worker.start()
+    worker.wait_drained(topics.raw_webhooks)  # committed past it: no stall
+
+    events = consume(topics.events("passthrough"), len(valid) + 1, timeout=10)
+    assert (
+        sorted(CloudEvent.model_validate_json(r.value()).providereventid for r in events) == valid
+    )
+    dead = consume(topics.raw_dead_letter, 2, timeout=10)
+    assert [r.key() for r in dead] == [b"gh:big"]
+    assert dead[0].value() == body  # the original, untouched
+    context = DeadLetterContext.from_headers(dead[0].headers() or [])
+    assert (context.stage, context.exception_class) == ("produce", "OutputTooLarge")
+    assert "too large" in context.exception_message
+    assert str(limit - 1024) in context.exception_message  # the producible limit
+    assert topics.events("passthrough") in context.exception_message
+    metrics = worker.get("/metrics")[1]
+    assert 'hookline_processor_dead_letters_total{error="OutputTooLarge"} 1.0' in metrics
+    assert worker.alive()
