@@ -319,3 +319,35 @@ def test_an_output_over_the_message_limit_is_dead_lettered_with_its_size_and_the
     metrics = worker.get("/metrics")[1]
     assert 'hookline_processor_dead_letters_total{error="OutputTooLarge"} 1.0' in metrics
     assert worker.alive()
+
+
+def test_outputs_carry_only_hookline_headers_whatever_the_raw_record_carries(
+    settings: Settings, topics: Topics, worker: ProcessorWorker, consume: ConsumeFn
+) -> None:
+    limit = 1024 * 1024
+    worker.env["HOOKLINE_KAFKA__MAX_MESSAGE_BYTES"] = str(limit)
+    huge = b"x" * 900_000
+    custom = (b"gh:custom", b'{"n": 1}', [*raw_headers("custom"), ("x-custom", huge)])
+    trace = (b"gh:trace", b'{"n": 2}', [*raw_headers("trace"), ("traceparent", huge)])
+    # Hookline's own header, huge: its value is in the event (id, subject), over the limit.
+    event_id = (b"gh:event-id", b'{"n": 3}', raw_headers("e" * 900_000))
+    records = [_valid("ok-0"), custom, _valid("ok-1"), trace, event_id, _valid("ok-2")]
+    _produce_on_partition_0(settings, topics, records)
+
+    worker.start()
+    worker.wait_drained(topics.raw_webhooks)
+
+    events = consume(topics.events("passthrough"), 6, timeout=10)
+    by_id = {CloudEvent.model_validate_json(r.value() or b"").providereventid: r for r in events}
+    assert sorted(by_id) == ["custom", "ok-0", "ok-1", "ok-2", "trace"]
+    declared = {"content-type", "hookline-cloudevent-id", "traceparent", "tracestate"}
+    for record in by_id.values():
+        headers = record.headers() or []
+        assert {name for name, _ in headers} <= declared
+        assert all(len(value or b"") < 1024 for _, value in headers)
+        assert len(record.value() or b"") < 2048
+    dead = consume(topics.raw_dead_letter, 2, timeout=10)
+    assert [r.key() for r in dead] == [b"gh:event-id"]
+    context = DeadLetterContext.from_headers(dead[0].headers() or [])
+    assert (context.stage, context.exception_class) == ("produce", "OutputTooLarge")
+    assert worker.alive()
