@@ -1,7 +1,8 @@
 """The HTTP client destinations call through: every call audited, measured and classified.
 
-The current span's W3C ``traceparent`` (hookline.tracing) is sent with every call made
-while delivering a change, unless the caller set one. Each call is logged once as
+The current span's W3C ``traceparent`` (hookline.tracing), and the ``tracestate`` it
+carries unchanged, are sent with every call made while delivering a change, unless the
+caller set a ``traceparent`` of its own. Each call is logged once as
 structured JSON (event ``external call``, with the span's ``trace_id``): connector,
 method, URL without credentials, request headers with secrets masked, status, response
 body truncated to 1 KB, duration and error category. Its duration feeds
@@ -38,7 +39,7 @@ from connectors.errors import (
 from connectors.metrics import ConnectorMetrics
 from hookline.dead_letter import scrub
 from hookline.logs import get_logger
-from hookline.tracing import TRACEPARENT
+from hookline.tracing import TRACEPARENT, TRACESTATE
 from hookline.tracing import current as current_trace
 
 log = get_logger("hookline.connectors.http")
@@ -192,11 +193,14 @@ class _Call:
 
 
 def _with_trace(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """The request's headers plus the current span's ``traceparent``, if any."""
+    """The request's headers plus the current span's ``traceparent`` and ``tracestate``,
+    if any (a caller's own ``traceparent`` keeps its own state, or none)."""
     sent = dict(headers or {})
     trace = current_trace()
     if trace is not None and not any(k.lower() == TRACEPARENT for k in sent):
         sent[TRACEPARENT] = trace.header
+        if trace.state is not None and not any(k.lower() == TRACESTATE for k in sent):
+            sent[TRACESTATE] = trace.state
     return sent
 
 

@@ -2,8 +2,10 @@
 
 Imported by :func:`hookline.tracing.create_tracer` only when an endpoint is configured, so a
 pipeline without export never loads the SDK. Parsing and formatting ``traceparent`` go
-through the SDK's W3C propagator; a span's own id is the one propagated downstream, so the
-spans of the ingress, the processors and the connectors form one tree in the backend.
+through the SDK's W3C propagator; ``tracestate`` is checked by
+:func:`hookline.tracing.parse_state` and propagated as received, as without the SDK. A
+span's own id is the one propagated downstream, so the spans of the ingress, the
+processors and the connectors form one tree in the backend.
 Spans are batched and exported in the background; :meth:`OtelTracer.shutdown` flushes.
 """
 
@@ -21,7 +23,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from hookline.settings import TracingSettings
-from hookline.tracing import TRACEPARENT, Span, TraceParent, Tracer, new_trace, parse
+from hookline.tracing import (
+    TRACEPARENT,
+    TRACESTATE,
+    Span,
+    TraceParent,
+    Tracer,
+    new_trace,
+    parse,
+)
 
 _KINDS = {
     "server": SpanKind.SERVER,
@@ -65,17 +75,25 @@ class OtelTracer(Tracer):
         *,
         kind: str = "internal",
         attributes: Mapping[str, str | int] | None = None,
+        state: str | bytes | None = None,
     ) -> Span:
         if isinstance(parent, bytes):
             parent = parent.decode("ascii", errors="replace")
-        context = self._propagator.extract({TRACEPARENT: parent} if parent else {})
+        given = parse(parent, state)
+        carried = {TRACEPARENT: parent} if parent else {}
+        if given is not None and given.state is not None:
+            carried[TRACESTATE] = given.state
+        context = self._propagator.extract(carried)
         span = self._tracer.start_span(
             name, context=context, kind=_KINDS[kind], attributes=dict(attributes or {})
         )
         carrier: dict[str, str] = {}
         self._propagator.inject(carrier, context=trace.set_span_in_context(span))
         # Not sampled: the SDK's span is not recording and injects nothing; still propagate.
-        return _OtelSpan(parse(carrier.get(TRACEPARENT)) or new_trace(), span)
+        started = parse(carrier.get(TRACEPARENT)) or new_trace()
+        if given is not None and started.trace_id == given.trace_id:
+            started = started._replace(state=given.state)  # unchanged, as received
+        return _OtelSpan(started, span)
 
     def shutdown(self) -> None:
         self._provider.shutdown()

@@ -9,6 +9,12 @@ Guarantees:
   writes for the webhook (raw record, canonical events, dead letters, retry records), and
   as the CloudEvents Distributed Tracing extension attribute ``traceparent`` inside each
   canonical event. Each stage continues it with a span of its own.
+- The vendor-specific ``tracestate`` that came with a valid ``traceparent`` rides along
+  unchanged (:func:`parse_state`: well-formed, at most 32 list-members and 512 characters,
+  else dropped, never an error; dropped too when the ``traceparent`` is absent or
+  invalid): a Kafka header ``tracestate`` beside ``traceparent``, the CloudEvents
+  attribute ``tracestate`` beside ``traceparent``, and the HTTP header on connector calls.
+  Hookline never adds a list-member of its own.
 - While a span is current (:func:`span`, :func:`bound`) every structlog line carries
   ``trace_id`` and ``span_id`` (structlog's contextvars), and :func:`current` returns it,
   which is how :mod:`connectors.http` sends it to destinations.
@@ -34,6 +40,16 @@ TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
 
 _FORMAT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+# W3C Trace Context, tracestate list-member: key "=" value (both bounded, printable ASCII).
+_KEY_CHARS = r"[a-z0-9_\-*/]"
+_STATE_MEMBER = re.compile(
+    rf"(?:[a-z]{_KEY_CHARS}{{0,255}}|[a-z0-9]{_KEY_CHARS}{{0,240}}@[a-z]{_KEY_CHARS}{{0,13}})"
+    r"=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
+)
+#: Propagate at most this many characters (the spec's recommended limit) ...
+MAX_STATE_CHARS = 512
+#: ... and list-members (the spec's maximum).
+MAX_STATE_MEMBERS = 32
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
 _current: ContextVar[TraceParent | None] = ContextVar("hookline_trace", default=None)
@@ -45,18 +61,21 @@ class TraceParent(NamedTuple):
     trace_id: str  # 32 lower-case hex digits, not all zeros
     span_id: str  # 16 lower-case hex digits, not all zeros
     flags: str = "01"  # sampled
+    state: str | None = None  # the vendors' ``tracestate``, as received (parse_state)
 
     @property
     def header(self) -> str:
         return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
 
     def child(self) -> TraceParent:
-        """A new span of the same trace."""
-        return TraceParent(self.trace_id, _new_span_id(), self.flags)
+        """A new span of the same trace, with the same ``tracestate`` (not ours to change)."""
+        return TraceParent(self.trace_id, _new_span_id(), self.flags, self.state)
 
 
-def parse(value: str | bytes | None) -> TraceParent | None:
-    """The ``traceparent`` in ``value``; None when absent or malformed (never raises)."""
+def parse(value: str | bytes | None, state: str | bytes | None = None) -> TraceParent | None:
+    """The ``traceparent`` in ``value``, carrying ``state`` when that is a well-formed
+    ``tracestate`` (:func:`parse_state`); None when ``value`` is absent or malformed (then
+    ``state`` is dropped with it). Never raises."""
     if isinstance(value, bytes):
         value = value.decode("ascii", errors="replace")
     if not value:
@@ -67,7 +86,33 @@ def parse(value: str | bytes | None) -> TraceParent | None:
     trace_id, span_id, flags = match.groups()
     if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
         return None
-    return TraceParent(trace_id, span_id, flags)
+    return TraceParent(trace_id, span_id, flags, parse_state(state))
+
+
+def parse_state(value: str | bytes | None) -> str | None:
+    """``value`` (surrounding blanks trimmed) when it is a well-formed W3C ``tracestate``
+    of at most :data:`MAX_STATE_MEMBERS` list-members with distinct keys and at most
+    :data:`MAX_STATE_CHARS` characters; None otherwise (absent, empty, malformed or too
+    long: discarded whole, as the spec allows). Never raises."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    if not value:
+        return None
+    value = value.strip(" \t")
+    if not value or len(value) > MAX_STATE_CHARS:
+        return None
+    keys: set[str] = set()
+    for item in value.split(","):
+        member = item.strip(" \t")
+        if not member:
+            continue  # empty list-members are allowed
+        if _STATE_MEMBER.fullmatch(member) is None:
+            return None
+        key = member.split("=", 1)[0]
+        if key in keys:
+            return None
+        keys.add(key)
+    return value if 0 < len(keys) <= MAX_STATE_MEMBERS else None
 
 
 def new_trace() -> TraceParent:
@@ -90,8 +135,13 @@ def header(headers: Iterable[tuple[str, bytes | None]], name: str = TRACEPARENT)
 
 
 def kafka_headers(trace: TraceParent | None) -> list[tuple[str, bytes]]:
-    """The Kafka header carrying ``trace``; none when there is no trace."""
-    return [] if trace is None else [(TRACEPARENT, trace.header.encode())]
+    """The Kafka headers carrying ``trace``: ``traceparent``, and ``tracestate`` when it
+    has one; none when there is no trace."""
+    if trace is None:
+        return []
+    if trace.state is None:
+        return [(TRACEPARENT, trace.header.encode())]
+    return [(TRACEPARENT, trace.header.encode()), (TRACESTATE, trace.state.encode())]
 
 
 def current() -> TraceParent | None:
@@ -143,11 +193,12 @@ class Tracer:
         *,
         kind: str = "internal",
         attributes: Mapping[str, str | int] | None = None,
+        state: str | bytes | None = None,
     ) -> Span:
-        """A span continuing ``parent`` (a ``traceparent`` value), or a new trace when
-        ``parent`` is absent or malformed. ``kind``: server, consumer, producer, client
-        or internal."""
-        given = parse(parent)
+        """A span continuing ``parent`` (a ``traceparent`` value) and its ``state`` (the
+        ``tracestate`` beside it), or a new trace without state when ``parent`` is absent
+        or malformed. ``kind``: server, consumer, producer, client or internal."""
+        given = parse(parent, state)
         return Span(given.child() if given is not None else new_trace())
 
     def shutdown(self) -> None:
@@ -156,7 +207,8 @@ class Tracer:
 
 class span:
     """Start a span continuing ``parent`` (a ``traceparent`` value; absent or malformed: a
-    new trace), make it current for the block, end it (recording an exception)."""
+    new trace) and ``state`` (its ``tracestate``), make it current for the block, end it
+    (recording an exception)."""
 
     __slots__ = ("_bound", "_span")
 
@@ -168,8 +220,9 @@ class span:
         *,
         kind: str = "internal",
         attributes: Mapping[str, str | int] | None = None,
+        state: str | bytes | None = None,
     ) -> None:
-        self._span = tracer.start(name, parent, kind=kind, attributes=attributes)
+        self._span = tracer.start(name, parent, kind=kind, attributes=attributes, state=state)
         self._bound = bound(self._span.traceparent)
 
     def __enter__(self) -> TraceParent:

@@ -32,7 +32,7 @@ from hookline.logs import get_logger
 from hookline.metrics import metrics_handler, new_registry
 from hookline.settings import Settings
 from hookline.topics import Topics
-from hookline.tracing import TRACEPARENT, TraceParent, Tracer, create_tracer, span
+from hookline.tracing import TRACEPARENT, TRACESTATE, TraceParent, Tracer, create_tracer, span
 from ingress.metrics import UNKNOWN_SOURCE, IngressMetrics
 from ingress.providers import REGISTRY
 from ingress.providers.base import RawRequest, SignatureError, SourceConfig
@@ -69,10 +69,14 @@ def error_response(status: int, code: str, message: str, **headers: str) -> web.
 
 async def receive_webhook(request: web.Request) -> web.Response:
     """Whatever fails answers JSON: a client never sees a traceback or a secret. The
-    request is one span, continuing the provider's ``traceparent`` when valid; every log
-    line of the request carries its trace id."""
+    request is one span, continuing the provider's ``traceparent`` when valid (and the
+    ``tracestate`` beside it, when well-formed); every log line of the request carries its
+    trace id."""
     parent = request.headers.get(TRACEPARENT)
-    with span(request.app[TRACER], "receive webhook", parent, kind="server") as trace:
+    # Several tracestate headers are one list (W3C: combined as HTTP allows).
+    state = ",".join(request.headers.getall(TRACESTATE, ())) if parent else None
+    tracer = request.app[TRACER]
+    with span(tracer, "receive webhook", parent, kind="server", state=state) as trace:
         try:
             return await _receive_webhook(request, trace)
         except Exception:

@@ -5,7 +5,8 @@ Only :class:`VerifiedWebhook` is accepted. Each event becomes one record:
 - key ``{source}:{event_id}``: every redelivery of an event lands on one partition;
 - value: the event's bytes, unchanged;
 - headers: ``hookline-*`` metadata (source, provider, event ID and type, received-at,
-  request ID), ``content-type`` and the request's W3C ``traceparent`` (hookline.tracing).
+  request ID), ``content-type`` and the request's W3C ``traceparent`` and ``tracestate``
+  (hookline.tracing).
   Never a signature or a secret.
 """
 

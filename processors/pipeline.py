@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import orjson
 
 from hookline.topics import Topics
-from hookline.tracing import TRACEPARENT
+from hookline.tracing import TRACEPARENT, TRACESTATE
 from processors.normalisers import REGISTRY
 from processors.normalisers.base import RawEvent
 from schemas.events import CloudEvent
@@ -24,6 +24,7 @@ CLOUDEVENTS_CONTENT_TYPE = b"application/cloudevents+json; charset=utf-8"
 #: ``ce_id``: a ``ce_`` header means binary mode to the CloudEvents Kafka binding, and
 #: these records are structured mode (the SDK would fail to read them).
 EVENT_ID_HEADER = "hookline-cloudevent-id"
+_TRACE_ATTRIBUTES = {"traceparent", "tracestate"}
 
 
 class InvalidRecord(Exception):
@@ -88,30 +89,43 @@ def transform(
     topics: Topics,
     normalise: Normalise,
     traceparent: str | None = None,
+    *,
+    tracestate: str | None = None,
 ) -> list[Output]:
     """Normalise one raw record into records for the normalised topics; each carries
-    ``traceparent`` (the processor's span) when given.
+    ``traceparent`` (the processor's span) when given, and ``tracestate`` with it.
 
     Raises whatever the normaliser raises (``InvalidPayload`` for a bad body) and pydantic's
     ``ValidationError`` when the record lacks Hookline's raw headers; the caller dead-letters.
     """
     raw = RawEvent.from_kafka(headers, value)
-    return [to_output(event, topics, traceparent) for event in normalise(raw)]
+    return [to_output(event, topics, traceparent, tracestate) for event in normalise(raw)]
 
 
-def to_output(event: CloudEvent, topics: Topics, traceparent: str | None = None) -> Output:
-    """The record of ``event``; with ``traceparent``, as the CloudEvents Distributed
-    Tracing extension attribute and as the Kafka header of the same name. Without it the
-    attribute is left out (CloudEvents attributes are never null)."""
+def to_output(
+    event: CloudEvent,
+    topics: Topics,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
+) -> Output:
+    """The record of ``event``; with ``traceparent`` (and ``tracestate``, only beside it),
+    as the CloudEvents Distributed Tracing extension attributes and as the Kafka headers
+    of the same names. Without them the attributes are left out (CloudEvents attributes
+    are never null)."""
     headers: tuple[tuple[str, bytes], ...] = (
         ("content-type", CLOUDEVENTS_CONTENT_TYPE),
         (EVENT_ID_HEADER, event.id.encode()),
     )
     if traceparent is None:
-        body = event.model_dump(mode="json", exclude={"traceparent"})
+        body = event.model_dump(mode="json", exclude=_TRACE_ATTRIBUTES)
     else:
         # Set on the dump, in the attribute's place: a copy of the model costs twice as much.
         body = event.model_dump(mode="json")
         body["traceparent"] = traceparent
         headers = (*headers, (TRACEPARENT, traceparent.encode()))
+        if tracestate is None:
+            del body["tracestate"]
+        else:
+            body["tracestate"] = tracestate
+            headers = (*headers, (TRACESTATE, tracestate.encode()))
     return Output(topics.events(event.family), event.subject.encode(), orjson.dumps(body), headers)

@@ -24,7 +24,7 @@ from hookline.dead_letter import SourceRecord, build_context, header_list
 from hookline.kafka_clients import AsyncProducer, PublishError
 from hookline.logs import get_logger
 from hookline.topics import Topics
-from hookline.tracing import Span, Tracer, bound, header
+from hookline.tracing import TRACESTATE, Span, Tracer, bound, header
 from processors.dead_letters import DeadLetterWriter
 from processors.dedupe_table import DedupeTable
 from processors.metrics import ProcessorMetrics
@@ -94,7 +94,12 @@ class BatchWorker:
                 provider,
                 time.time(),
                 time.perf_counter(),
-                self._tracer.start("normalise", header(record.headers), kind="consumer"),
+                self._tracer.start(
+                    "normalise",
+                    header(record.headers),
+                    kind="consumer",
+                    state=header(record.headers, TRACESTATE),
+                ),
             )
             try:
                 flight.key = dedupe_key(record.key)
@@ -123,8 +128,15 @@ class BatchWorker:
             if flight.key and self._deduper.is_duplicate(record.partition, flight.key, seen_at):
                 self._count(flight, "duplicate")
                 return False
-            trace = flight.span.traceparent.header
-            outputs = transform(record.headers, record.value, self._topics, self._normalise, trace)
+            trace = flight.span.traceparent
+            outputs = transform(
+                record.headers,
+                record.value,
+                self._topics,
+                self._normalise,
+                trace.header,
+                tracestate=trace.state,
+            )
             for output in check_size(outputs, self._max_record_bytes):
                 flight.sent.append(self._send(output))
                 flight.families.append(output.topic.rsplit(".", 1)[-1])

@@ -280,6 +280,15 @@ class CloudEvent(_Model):
         "ingress; the same value as the record's 'traceparent' header. Absent when the "
         "event was not written by the processors.",
     )
+    tracestate: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        description="Extension (CloudEvents Distributed Tracing): the W3C tracestate that "
+        "came with the webhook's traceparent, unchanged (vendor-specific list-members); "
+        "the same value as the record's 'tracestate' header. Present only beside "
+        "traceparent, when the provider sent a well-formed one of at most 512 characters.",
+    )
     data: Entity
 
     @property

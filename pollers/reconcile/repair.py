@@ -42,7 +42,7 @@ _EVENT = "SELECT email, event FROM warehouse.customers WHERE id = %s"
 
 def repair_event(stored: dict[str, Any], run: str) -> CloudEvent:
     """The stored event with a provider event ID and ``id`` of this repair run."""
-    event = CloudEvent.model_validate({**stored, "traceparent": None})
+    event = CloudEvent.model_validate({**stored, "traceparent": None, "tracestate": None})
     provider_event_id = f"{REPAIR_PREFIX}:{event.subject}:{run}"
     source = event.source.removeprefix("/hookline/")
     return event.model_copy(
@@ -70,7 +70,7 @@ class Repairer:
         event = repair_event(stored, run)
         keys = [event.subject, *([person_key(email)] if email and email.strip() else [])]
         await forget_entities(self._pool, connector, keys)
-        body = event.model_dump(mode="json", exclude={"traceparent"})
+        body = event.model_dump(mode="json", exclude={"traceparent", "tracestate"})
         headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE),
                    (EVENT_ID_HEADER, event.id.encode())]  # fmt: skip
         topic = self._topics.events(event.family)

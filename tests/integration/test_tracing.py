@@ -1,6 +1,7 @@
 """One webhook followed by its trace id: the ingress's log line, the raw record, the
 processors (canonical event header and CloudEvents ``traceparent`` attribute, dead
-letters, log lines), the connector's log line and the destination's request headers.
+letters, log lines), the connector's log line and the destination's request headers; the
+provider's ``tracestate`` beside it, unchanged (or dropped when it may not travel).
 Ingress, processors and connector run as subprocesses with JSON logs, as deployed; every
 line they print is JSON with the common fields."""
 
@@ -32,6 +33,9 @@ from tests.integration.processor_worker import ProcessorWorker, free_port
 SHOP_SECRET = "trace-test-shopify-secret"  # this test's own source
 PROVIDER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PROVIDER_PARENT = f"00-{PROVIDER_TRACE}-00f067aa0ba902b7-01"
+PROVIDER_STATE = "congo=t61rcWkgMzE, rojo=00f067aa0ba902b7"  # vendors' list-members
+OTHER_PARENT = f"00-{'a' * 32}-{'b' * 16}-01"
+OVERSIZED_STATE = ",".join(f"k{i:02}=" + "v" * 20 for i in range(24))  # 599 characters
 COMMON_FIELDS = ("timestamp", "level", "logger", "event")
 
 
@@ -144,12 +148,16 @@ def _customer(number: int) -> bytes:
     )
 
 
-async def _post(url: str, body: bytes, event_id: str, traceparent: str | None) -> None:
+async def _post(
+    url: str, body: bytes, event_id: str, traceparent: str | None, tracestate: str | None = None
+) -> None:
     headers = REGISTRY["shopify"].sign(
         body, SHOP_SECRET, time.time(), topic="customers/update", event_id=event_id
     )
     if traceparent is not None:
         headers["traceparent"] = traceparent
+    if tracestate is not None:
+        headers["tracestate"] = tracestate
     async with (
         aiohttp.ClientSession() as session,
         session.post(f"{url}/webhooks/shop", data=body, headers=headers) as response,
@@ -188,10 +196,15 @@ async def test_one_webhook_is_followed_by_its_trace_id_from_ingress_to_destinati
     consume: ConsumeFn,
 ) -> None:
     topics = Topics(connector_settings.kafka.topic_prefix)
-    await _post(services.ingress_url, _customer(501), "ev-continued", PROVIDER_PARENT)
-    await _post(services.ingress_url, _customer(502), "ev-malformed", "00-not-a-traceparent-01")
-    await _post(services.ingress_url, b"{not json", "ev-broken", PROVIDER_PARENT)
-    await _until(lambda: len(fake_api.calls) >= 2, "both customers delivered", services)
+    url = services.ingress_url
+    await _post(url, _customer(501), "ev-continued", PROVIDER_PARENT, PROVIDER_STATE)
+    # a tracestate is dropped beside an invalid traceparent, or when malformed or oversized
+    await _post(url, _customer(502), "ev-malformed", "00-not-a-traceparent-01", PROVIDER_STATE)
+    await _post(url, _customer(503), "ev-bad-state", OTHER_PARENT, "Not A Tracestate")
+    await _post(url, _customer(504), "ev-big-state", OTHER_PARENT, OVERSIZED_STATE)
+    await _post(url, _customer(505), "ev-orphan-state", None, PROVIDER_STATE)
+    await _post(url, b"{not json", "ev-broken", PROVIDER_PARENT, PROVIDER_STATE)
+    await _until(lambda: len(fake_api.calls) >= 5, "the customers delivered", services)
     await _until(
         lambda: any(
             line.get("event") == "record dead-lettered" for line in services.lines("processors")
@@ -213,27 +226,45 @@ async def test_one_webhook_is_followed_by_its_trace_id_from_ingress_to_destinati
     assert tracing.parse(f"00-{fresh}-{'1' * 16}-01") is not None
 
     # the raw records: the ingress's span, a child of the provider's
-    raw = dict(_by_event_id(consume(topics.raw_webhooks, 3)))
+    raw = dict(_by_event_id(consume(topics.raw_webhooks, 6)))
     raw_parent = tracing.parse(raw["ev-continued"][tracing.TRACEPARENT])
     assert raw_parent is not None
     assert raw_parent.trace_id == PROVIDER_TRACE
     assert raw_parent.span_id != "00f067aa0ba902b7"
     assert raw_parent.span_id == accepted["ev-continued"]["span_id"]
+    # ... with the provider's tracestate unchanged beside it, or none
+    assert raw["ev-continued"][tracing.TRACESTATE] == PROVIDER_STATE.encode()
+    assert raw["ev-broken"][tracing.TRACESTATE] == PROVIDER_STATE.encode()
+    for dropped in ("ev-malformed", "ev-bad-state", "ev-big-state", "ev-orphan-state"):
+        assert tracing.TRACESTATE not in raw[dropped], dropped
+    assert raw["ev-bad-state"][tracing.TRACEPARENT].decode().split("-")[1] == "a" * 32
 
     # the canonical events: header and CloudEvents attribute, the processor's span
-    events = {}
-    for message in consume(topics.events("customer"), 2):
+    events, states = {}, {}
+    for message in consume(topics.events("customer"), 5):
         event = orjson.loads(message.value() or b"")
         assert event["traceparent"] == _headers(message)[tracing.TRACEPARENT].decode()
-        events[_short(event["providereventid"])] = tracing.parse(event["traceparent"])
-    assert events["ev-continued"] == (PROVIDER_TRACE, events["ev-continued"].span_id, "01")
-    assert events["ev-continued"].span_id != raw_parent.span_id
+        short = _short(event["providereventid"])
+        events[short] = tracing.parse(event["traceparent"])
+        states[short] = (event.get("tracestate"), _headers(message).get(tracing.TRACESTATE))
+    continued_event = events["ev-continued"]
+    assert continued_event is not None
+    assert continued_event[:3] == (PROVIDER_TRACE, continued_event.span_id, "01")
+    assert continued_event.span_id != raw_parent.span_id
     assert events["ev-malformed"].trace_id == fresh
+    assert states == {
+        "ev-continued": (PROVIDER_STATE, PROVIDER_STATE.encode()),
+        "ev-malformed": (None, None),
+        "ev-bad-state": (None, None),
+        "ev-big-state": (None, None),
+        "ev-orphan-state": (None, None),
+    }
 
-    # the dead letter keeps the original headers, traceparent included; the processors'
+    # the dead letter keeps the original headers, trace context included; the processors'
     # log line about it carries the trace id
     (dead,) = consume(topics.raw_dead_letter, 1)
     assert _headers(dead)[tracing.TRACEPARENT] == raw["ev-broken"][tracing.TRACEPARENT]
+    assert _headers(dead)[tracing.TRACESTATE] == PROVIDER_STATE.encode()
     broken_trace = accepted["ev-broken"]["trace_id"]
     dead_lines = [
         line for line in services.lines("processors") if line["event"] == "record dead-lettered"
@@ -242,9 +273,10 @@ async def test_one_webhook_is_followed_by_its_trace_id_from_ingress_to_destinati
 
     # the destination call: the connector's span of the same trace, in the request headers
     sent = {tracing.parse(c.headers.get("traceparent")) for c in fake_api.calls}
-    assert {t.trace_id for t in sent if t is not None} == {PROVIDER_TRACE, fresh}
+    traces = {PROVIDER_TRACE, fresh, "a" * 32, accepted["ev-orphan-state"]["trace_id"]}
+    assert {t.trace_id for t in sent if t is not None} == traces
     calls = [line for line in services.lines("connector") if line["event"] == "external call"]
-    assert {line["trace_id"] for line in calls} == {PROVIDER_TRACE, fresh}
+    assert {line["trace_id"] for line in calls} == traces
     for line in calls:
         assert line["request_headers"]["traceparent"].split("-")[1] == line["trace_id"]
 

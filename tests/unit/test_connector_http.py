@@ -20,6 +20,7 @@ from connectors.http import (
     sanitise_headers,
 )
 from connectors.metrics import ConnectorMetrics
+from hookline import tracing
 from hookline.metrics import new_registry
 from sandbox.destination_api import TOKEN, FakeDestinationApi, Reply
 
@@ -164,3 +165,19 @@ def test_an_entity_id_is_one_percent_encoded_path_segment(entity_id: str) -> Non
     assert segment == quote(entity_id, safe="")
     assert "/" not in segment
     assert unquote(segment) == entity_id
+
+
+async def test_a_call_sends_the_current_traceparent_with_its_tracestate_unchanged(
+    api: FakeDestinationApi, http: HttpClient
+) -> None:
+    state = "congo=t61rcWkgMzE, rojo=00f067aa0ba902b7"
+    parent = f"00-{'4bf92f3577b34da6a3ce929d0e0e4736'}-{'00f067aa0ba902b7'}-01"
+    destination = HttpUpsert(HttpUpsertConfig(base_url=api.base_url, token=SecretStr(TOKEN)), http)
+    with tracing.span(tracing.Tracer(), "deliver", parent, state=state) as trace:
+        await destination.apply(change(), "key-1")
+    with tracing.span(tracing.Tracer(), "deliver", parent) as untraced:
+        await destination.apply(change("cust:2"), "key-2")
+    first, second = (call.headers for call in api.calls)
+    assert (first["traceparent"], first["tracestate"]) == (trace.header, state)
+    assert second["traceparent"] == untraced.header
+    assert "tracestate" not in second

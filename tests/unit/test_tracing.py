@@ -139,3 +139,70 @@ def test_spans_are_exported_over_otlp_when_an_endpoint_is_set(
     assert span.parent_span_id.hex() == "b7ad6b7169203331"
     names = {a.key: a.value.string_value for a in resource.resource.attributes}
     assert names["service.name"] == "hookline-test"
+
+
+STATE = "congo=t61rcWkgMzE, rojo=00f067aa0ba902b7,tenant1@vendor=a b"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        STATE,
+        "rojo=00f067aa0ba902b7",
+        "a=1,,b=2",  # empty list-members are allowed
+        ",".join(f"k{i}=v" for i in range(32)),  # the maximum number of list-members
+        ",".join(f"k{i:02}=" + "v" * 11 for i in range(32)),  # 511 characters
+    ],
+)
+def test_a_well_formed_tracestate_is_kept_unchanged(value: str) -> None:
+    assert tracing.parse_state(value) == value
+    assert tracing.parse_state(f" {value}\t".encode()) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        " , ",
+        "no-equals-sign",
+        "Upper=1",  # keys are lower case
+        "1key=v",  # a simple key starts with a letter
+        "k=v=w",  # '=' is not allowed in a value
+        "k=\u00e9",  # printable ASCII only
+        "a=1,a=2",  # keys are unique
+        ",".join(f"k{i}=v" for i in range(33)),  # more than 32 list-members
+        "k=" + "v" * 254 + ",l=" + "w" * 256,  # a value over 256 characters
+        ",".join(f"k{i:03}=" + "v" * 20 for i in range(21)),  # 545 characters, > 512
+    ],
+)
+def test_a_malformed_or_oversized_tracestate_is_dropped(value: str | None) -> None:
+    assert tracing.parse_state(value) is None
+
+
+def test_the_tracestate_travels_with_a_valid_traceparent_only() -> None:
+    child = tracing.Tracer().start("x", VALID, state=STATE.encode()).traceparent
+    assert child.state == STATE
+    assert child.child().state == STATE
+    assert tracing.kafka_headers(child) == [
+        ("traceparent", child.header.encode()),
+        ("tracestate", STATE.encode()),
+    ]
+    orphan = tracing.Tracer().start("x", None, state=STATE).traceparent
+    assert orphan.state is None
+    assert tracing.kafka_headers(orphan) == [("traceparent", orphan.header.encode())]
+    assert tracing.Tracer().start("x", "00-bad-01", state=STATE).traceparent.state is None
+    assert tracing.Tracer().start("x", VALID, state="k=v=w").traceparent.state is None
+
+
+def test_the_sdk_tracer_propagates_the_tracestate_unchanged(
+    collector: tuple[str, list[ExportTraceServiceRequest]],
+) -> None:
+    endpoint, _ = collector
+    tracer = tracing.create_tracer(TracingSettings(otlp_endpoint=endpoint), "hookline-test")
+    with tracing.span(tracer, "receive webhook", VALID, kind="server", state=STATE) as trace:
+        assert tracing.current() == trace
+    assert trace.trace_id == "0af7651916cd43dd8448eb211c80319c"
+    assert trace.state == STATE
+    assert tracer.start("x", None, state=STATE).traceparent.state is None
+    tracer.shutdown()
