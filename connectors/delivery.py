@@ -49,7 +49,7 @@ from hookline.dead_letter import SourceRecord, build_context, send_dead_letter
 from hookline.kafka_clients import AsyncProducer
 from hookline.logs import get_logger
 from hookline.topics import Topics
-from hookline.tracing import Tracer, header, span
+from hookline.tracing import TRACESTATE, Tracer, header, span
 from schemas.events import CloudEvent
 from schemas.ids import uuid5_text
 from schemas.retry import CONFLICT_RESOLUTION_HEADER
@@ -164,10 +164,13 @@ class Deliverer:
         """Take ``item`` to a durable outcome; ``cache`` holds the batch's applied states.
 
         One span per attempt, continuing the record's ``traceparent`` header (else the
-        event's ``traceparent`` attribute): its log lines carry the trace id and the
-        destination's HTTP calls send the span's ``traceparent`` (connectors.http)."""
-        parent = header(item.record.headers) or (item.event.traceparent if item.event else None)
-        with span(self._s.tracer, f"deliver {self._name}", parent, kind="consumer"):
+        event's ``traceparent`` attribute) and its ``tracestate``: its log lines carry the
+        trace id and the destination's HTTP calls send the span's ``traceparent`` and
+        ``tracestate`` (connectors.http)."""
+        event = item.event
+        parent = header(item.record.headers) or (event.traceparent if event else None)
+        state = header(item.record.headers, TRACESTATE) or (event.tracestate if event else None)
+        with span(self._s.tracer, f"deliver {self._name}", parent, kind="consumer", state=state):
             return await self._deliver(item, cache)
 
     async def _deliver(self, item: Inbound, cache: dict[str, AppliedState]) -> Outcome:

@@ -279,6 +279,12 @@ async def test_one_webhook_is_followed_by_its_trace_id_from_ingress_to_destinati
     assert {line["trace_id"] for line in calls} == traces
     for line in calls:
         assert line["request_headers"]["traceparent"].split("-")[1] == line["trace_id"]
+    # ... with the provider's tracestate unchanged, on its webhook's call only
+    states_sent = sorted(
+        (c.headers["traceparent"].split("-")[1] == PROVIDER_TRACE, c.headers.get("tracestate"))
+        for c in fake_api.calls
+    )
+    assert states_sent == [(False, None)] * 4 + [(True, PROVIDER_STATE)]
 
 
 async def test_every_line_of_every_service_is_json_with_the_common_fields(
