@@ -4,8 +4,9 @@ delivery semantics).
 Guarantee: nothing a record contains escapes the dead-letter path. The record is read from
 the consumed message by code that cannot fail on content; everything that looks into it
 (key decoding, dedupe, normalising, producing, remembering) runs under one ``except`` that
-dead-letters the record, so :meth:`BatchWorker.handle_batch` returns normally for any
-batch and the agent never restarts (a restarted agent would ack records it never handled).
+dead-letters the record, so :meth:`BatchWorker.start_batch` and the settling it returns
+end normally for any batch and the agent never restarts (a restarted agent would ack
+records it never handled).
 Only cancellation (shutdown) leaves it early, and then nothing of the batch is acked.
 """
 
@@ -79,12 +80,21 @@ class BatchWorker:
         self._normalise = normalise
         self._metrics = metrics
         self.dead_letters = DeadLetterWriter(dead_letter_producer, topics.raw_dead_letter, metrics)
+        # The last batch's settling and its keys (see start_batch).
+        self._settling: tuple[asyncio.Future[None] | None, set[str]] = (None, set())
 
-    async def handle_batch(self, events: Sequence[Any]) -> None:
-        """Handle the records in order; return once every one of them is settled (its
-        outputs or its dead letter acknowledged)."""
+    async def start_batch(self, events: Sequence[Any]) -> asyncio.Future[None]:
+        """Dedupe, normalise and send the records in order (dead-lettering what fails);
+        return the batch's settling: done once every record is settled (its outputs
+        acknowledged and its key remembered, or its dead letter acknowledged).
+
+        The next batch can start while this one settles: the brokers' acknowledgements
+        (``acks=all``) then overlap the next batch's work instead of idling the loop. A
+        record whose key is still settling in the previous batch (a redelivery) waits for
+        that batch first: its verdict depends on that record's outcome."""
         flights: list[_InFlight] = []
         keys: set[str] = set()
+        previous, previous_keys = self._settling
         for event in events:
             record = _source_record(event)
             provider = provider_label(_header(record.headers, "hookline-provider"))
@@ -106,6 +116,8 @@ class BatchWorker:
             except Exception as exc:  # every failure becomes a dead letter
                 await self._fail(flight, exc)
                 continue
+            if previous is not None and flight.key in previous_keys and not previous.done():
+                await asyncio.shield(previous)  # the previous batch's outcome decides
             if flight.key and flight.key in keys:
                 # A redelivery of a record still in flight: its verdict depends on that
                 # record's outcome, as if they had been handled one by one.
@@ -114,7 +126,9 @@ class BatchWorker:
             if await self._start(flight):
                 flights.append(flight)
                 keys.add(flight.key)  # "" (no key: never deduped) is never looked up
-        await self._settle(flights)
+        settling = asyncio.ensure_future(self._settle(flights))
+        self._settling = (settling, keys)
+        return settling
 
     async def _start(self, flight: _InFlight) -> bool:
         """Dedupe, normalise and send; False when the record is already settled."""
