@@ -37,6 +37,7 @@ from sandbox.hubspot import FakeHubSpot
 from sandbox.shopify import TOKEN as SHOP_TOKEN
 from sandbox.shopify import FakeShopify
 from tests.conftest import ROOT
+from tests.ingress_client import post_webhook
 from tests.integration.demo_run import DEMO_CONFIG, flows_secrets
 from tests.integration.processor_worker import free_port
 
@@ -146,14 +147,7 @@ class Pipeline:
         return REGISTRY[config.provider].sign(body, secret, time.time(), **extra)
 
     def post(self, source: str, body: bytes, headers: dict[str, str]) -> int:
-        request = urllib.request.Request(
-            f"{self.ingress_url}/webhooks/{source}", data=body, headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return exc.code
+        return post_webhook(f"{self.ingress_url}/webhooks/{source}", body, headers, 30)
 
     def send(self, source: str, body: bytes, **extra: str) -> tuple[bytes, dict[str, str]]:
         """Sign and post; the ingress must accept it. Returns what was sent, for redelivery."""
