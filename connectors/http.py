@@ -15,13 +15,11 @@ are not followed. Rate-limit headers that vendors document are parsed into a
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from functools import lru_cache
 from typing import Any
 
 import aiohttp
@@ -38,16 +36,12 @@ from connectors.errors import (
 )
 from connectors.metrics import ConnectorMetrics
 from hookline.dead_letter import scrub
-from hookline.logs import get_logger
+from hookline.logs import REDACTED, get_logger, secret_name
 from hookline.tracing import TRACEPARENT, TRACESTATE
 from hookline.tracing import current as current_trace
 
 log = get_logger("hookline.connectors.http")
 
-_SECRET_HEADER = re.compile(
-    r"(authorization|cookie|token|secret|password|signature|api[_-]?key|access[_-]?key)", re.I
-)
-_REDACTED = "[redacted]"
 _EPOCH_THRESHOLD = 1_000_000_000  # a reset header above this is a Unix time, not seconds
 
 
@@ -210,12 +204,7 @@ def _category(error: DeliveryError) -> Category:
 
 def sanitise_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers fit for a log line: credentials masked, everything else kept."""
-    return {k: (_REDACTED if _secret_header(k) else v) for k, v in headers.items()}
-
-
-@lru_cache(maxsize=1024)  # a connector sends the same few header names on every call
-def _secret_header(name: str) -> bool:
-    return _SECRET_HEADER.search(name) is not None
+    return {k: (REDACTED if secret_name(k) else v) for k, v in headers.items()}
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

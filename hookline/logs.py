@@ -13,7 +13,8 @@
   and credentials inside text (bearer tokens, ``password=...``, URL userinfo, bot tokens;
   :func:`hookline.dead_letter.scrub`) are masked in every string value, tracebacks
   included, so a careless ``log.info(..., authorization=...)`` or a library's message
-  quoting a URL cannot leak one.
+  quoting a URL cannot leak one. Both apply inside dict and list fields too, at any
+  depth (an alert's ``details``, a careless ``headers=dict(request.headers)``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 import time
 from collections.abc import MutableMapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import structlog
@@ -33,7 +34,7 @@ from hookline.dead_letter import might_hold_secret, scrub
 from hookline.settings import LogSettings
 
 _SECRET_KEY = re.compile(
-    r"(secret|password|passwd|token|signature|authorization|api[_-]?key|cookie|dsn|conninfo)",
+    r"(secret|password|passwd|token|signature|authorization|api[_-]?key|access[_-]?key|cookie|dsn|conninfo)",
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"
@@ -42,21 +43,47 @@ REDACTED = "[redacted]"
 _OURS = "hookline"
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """Replace the value of every field whose name looks like a credential's, and mask
-    credentials inside string values (a library's message, a traceback). One pass."""
+    credentials inside string values (a library's message, a traceback), in nested
+    mappings and lists too (a careless ``headers=dict(request.headers)``)."""
+    texts: list[str] = []
     for key, value in event_dict.items():
-        if _secret_key(key):
+        if secret_name(key):
             event_dict[key] = REDACTED
-        elif isinstance(value, str) and might_hold_secret(value):  # most values hold none
-            event_dict[key] = scrub(value)
+        elif isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, _CONTAINERS):
+            event_dict[key] = _redacted(value)
+    # Most lines hold no credential: one search over all their texts (a secret word never
+    # spans the separator) instead of one per field, a third of a line's cost.
+    if texts and might_hold_secret("\n".join(texts)):
+        for key, value in event_dict.items():
+            if isinstance(value, str):
+                event_dict[key] = scrub(value)
     return event_dict
 
 
+def _redacted(value: Any) -> Any:
+    """A field's dict or list, at any depth, with credentials replaced and masked."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: REDACTED if secret_name(str(k)) else _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
+
+
 @lru_cache(maxsize=4096)  # field names are few and repeat on every line
-def _secret_key(name: str) -> bool:
+def secret_name(name: str) -> bool:
+    """Whether a field or header called ``name`` holds a credential (its value is never
+    logged)."""
     return _SECRET_KEY.search(name) is not None
 
 
@@ -164,8 +191,9 @@ def configure_logging(settings: LogSettings, stream: Any = None) -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=lambda *args: _NamedLogger(stream, str(args[0]) if args else ""),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=False,  # _Logger caches, per configuration
     )
+    _Generation.current += 1
     handler = logging.StreamHandler(stream)
     handler.setFormatter(json_formatter(settings))
     root = logging.getLogger()
@@ -178,5 +206,35 @@ def configure_logging(settings: LogSettings, stream: Any = None) -> None:
     logging.captureWarnings(True)  # warnings.warn(...) lines become log lines too
 
 
+class _Generation:
+    """Bumped by each :func:`configure_logging`: a logger bound before it is bound again."""
+
+    current = 0
+
+
+class _Logger:
+    """What :func:`get_logger` returns: structlog's logger, bound once per configuration.
+
+    structlog's lazy proxy binds a new logger on every call unless it caches the first one
+    for good; caching for good would keep a logger used before (or configured by an
+    earlier) :func:`configure_logging` on that configuration's stream, level and
+    processors. Binding costs a third of a line (the connectors log every external call).
+    ``structlog.testing.capture_logs`` keeps the processors' list object, so a bound logger
+    is captured too."""
+
+    __slots__ = ("_bound", "_generation", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._bound: Any = None
+        self._generation = -1
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._generation != _Generation.current:
+            self._bound = structlog.get_logger(self._name).bind()
+            self._generation = _Generation.current
+        return getattr(self._bound, attribute)
+
+
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    return cast(structlog.stdlib.BoundLogger, _Logger(name))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
+import structlog
 
 from hookline.logs import add_timestamp, configure_logging, get_logger
 from hookline.settings import LogSettings
@@ -68,3 +69,47 @@ def test_secrets_are_redacted_in_our_lines_and_libraries_lines() -> None:
     assert "pw@" not in foreign["event"]
     assert failed["level"] == "error"
     assert "t0ps3cret" not in failed["exception"]
+
+
+def test_a_logger_used_before_a_reconfiguration_follows_the_new_one() -> None:
+    """get_logger's loggers are bound once per configuration, not once for good."""
+    log = get_logger("hookline.test.reconfigured")
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging(LogSettings(level="INFO", format="json"), stream=first)
+    log.info("one")
+    log.debug("dropped at INFO")
+    configure_logging(LogSettings(level="DEBUG", format="json"), stream=second)
+    log.debug("two")
+    assert [orjson.loads(line)["event"] for line in first.getvalue().splitlines()] == ["one"]
+    assert [orjson.loads(line)["event"] for line in second.getvalue().splitlines()] == ["two"]
+
+
+def test_capture_logs_sees_a_logger_bound_before_it() -> None:
+    configure_logging(LogSettings(level="INFO", format="json"), stream=io.StringIO())
+    log = get_logger("hookline.test.captured")
+    log.info("bound now")
+    with structlog.testing.capture_logs() as captured:
+        log.info("captured", field=1)
+    assert [(c["event"], c["field"]) for c in captured] == [("captured", 1)]
+
+
+def test_secrets_inside_nested_fields_are_redacted() -> None:
+    """An alert's ``details`` mapping, a careless ``headers=dict(...)``: every depth."""
+    stream = io.StringIO()
+    configure_logging(LogSettings(level="INFO", format="json"), stream=stream)
+    get_logger("hookline.test").error(
+        "alert",
+        details={"error": "401: Bearer abc.def", "status": 401},
+        headers={"Authorization": "Basic dXNlcjpwYXNz", "X-Access-Key": "k1", "Accept": "*/*"},
+        calls=[{"url": "https://u:pw@example.com/x"}, "token=t0ps3cret"],
+    )
+    line = orjson.loads(stream.getvalue().splitlines()[-1])
+    text = stream.getvalue()
+    for secret in ("abc.def", "dXNlcjpwYXNz", "k1", "pw@", "t0ps3cret"):
+        assert secret not in text, secret
+    assert line["details"]["status"] == 401
+    assert line["headers"] == {
+        "Authorization": "[redacted]",
+        "X-Access-Key": "[redacted]",
+        "Accept": "*/*",
+    }
