@@ -230,6 +230,8 @@ class _Logger:
         self._generation = -1
 
     def __getattr__(self, attribute: str) -> Any:
+        if attribute in _Logger.__slots__:  # unset (a copy made without __init__)
+            raise AttributeError(attribute)
         if self._generation != _Generation.current:
             self._bound = structlog.get_logger(self._name).bind()
             self._generation = _Generation.current

@@ -95,7 +95,30 @@ class ProcessorWorker:
             if self.committed_lag(topic) == 0:
                 return
             time.sleep(0.5)
-        raise AssertionError(f"worker did not drain {topic}; log:\n{self.log_tail()}")
+        raise AssertionError(
+            f"worker did not drain {topic} (lag {self.committed_lag(topic)}); its record "
+            f"counts:\n{self.record_counts()}\nits stacks:\n{self.stacks()}\n"
+            f"log:\n{self.log_tail()}"
+        )
+
+    def record_counts(self) -> str:
+        """The worker's ``hookline_processor_records_total`` lines: did it handle any?"""
+        status, body = self.get("/metrics")
+        lines = [line for line in body.splitlines() if line.startswith("hookline_processor_")]
+        return "\n".join(lines) if status == 200 else f"/metrics answered {status}"
+
+    def stacks(self) -> str:
+        """What every thread of the worker is doing (py-spy, a dev dependency), for a
+        worker that stalled."""
+        if not self.alive() or self.process is None:
+            return "(not running)"
+        spy = Path(sys.executable).with_name("py-spy")
+        argv = [str(spy), "dump", "--pid", str(self.process.pid)]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"(py-spy failed: {exc})"
+        return done.stdout + done.stderr
 
     def get(self, path: str) -> tuple[int, str]:
         """``GET`` a page of the worker's web server: (status, body); (0, "") while it is

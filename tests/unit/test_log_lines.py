@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 import time
@@ -113,3 +114,11 @@ def test_secrets_inside_nested_fields_are_redacted() -> None:
         "X-Access-Key": "[redacted]",
         "Accept": "*/*",
     }
+
+
+def test_a_copied_logger_still_logs() -> None:
+    """copy and pickle build the object without __init__: no endless __getattr__."""
+    stream = io.StringIO()
+    configure_logging(LogSettings(level="INFO", format="json"), stream=stream)
+    copy.copy(get_logger("hookline.test.copied")).info("copied")
+    assert orjson.loads(stream.getvalue().splitlines()[-1])["event"] == "copied"
