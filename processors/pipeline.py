@@ -15,16 +15,14 @@ from hookline.topics import Topics
 from hookline.tracing import TRACEPARENT, TRACESTATE
 from processors.normalisers import REGISTRY
 from processors.normalisers.base import RawEvent
-from schemas.events import CloudEvent
+from schemas.events import (
+    CLOUDEVENTS_CONTENT_TYPE,
+    EVENT_ID_HEADER,
+    TRACE_CONTEXT_ATTRIBUTES,
+    CloudEvent,
+)
 
 Normalise = Callable[[RawEvent], list[CloudEvent]]
-
-CLOUDEVENTS_CONTENT_TYPE = b"application/cloudevents+json; charset=utf-8"
-#: The CloudEvents ``id`` as a header, for consumers that filter without parsing. Not
-#: ``ce_id``: a ``ce_`` header means binary mode to the CloudEvents Kafka binding, and
-#: these records are structured mode (the SDK would fail to read them).
-EVENT_ID_HEADER = "hookline-cloudevent-id"
-_TRACE_ATTRIBUTES = {"traceparent", "tracestate"}
 
 
 class InvalidRecord(Exception):
@@ -117,7 +115,7 @@ def to_output(
         (EVENT_ID_HEADER, event.id.encode()),
     )
     if traceparent is None:
-        body = event.model_dump(mode="json", exclude=_TRACE_ATTRIBUTES)
+        body = event.model_dump(mode="json", exclude=TRACE_CONTEXT_ATTRIBUTES)
     else:
         # Set on the dump, in the attribute's place: a copy of the model costs twice as much.
         body = event.model_dump(mode="json")

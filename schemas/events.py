@@ -21,13 +21,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas.ids import uuid5_text
 
 SCHEMA_VERSION = "v1"
+#: A canonical event's Kafka record (structured mode of the CloudEvents Kafka binding):
+#: its ``content-type`` header ...
+CLOUDEVENTS_CONTENT_TYPE = b"application/cloudevents+json; charset=utf-8"
+#: ... and the CloudEvents ``id`` as a header, for consumers that filter without parsing.
+#: Not ``ce_id``: a ``ce_`` header means binary mode to the CloudEvents Kafka binding, and
+#: these records are structured mode (the SDK would fail to read them).
+EVENT_ID_HEADER = "hookline-cloudevent-id"
+#: The Distributed Tracing extension attributes: set by whoever writes the record, for
+#: its own span, never carried over from a stored event. A set, as pydantic's ``exclude``
+#: takes it.
+TRACE_CONTEXT_ATTRIBUTES: Final[set[str]] = {"traceparent", "tracestate"}
 _NAMESPACE = uuid.UUID("5f0c8e3a-2b1d-4c6e-9a7f-3d2e1b0c9a8f")  # fixed forever: ids depend on it
 
 

@@ -30,13 +30,13 @@ from hookline.kafka_clients import consumer_config
 from hookline.logs import get_logger
 from hookline.replay import DeadLetter
 from hookline.settings import Settings
+from schemas.events import EVENT_ID_HEADER
 
 _BATCH = 500
 _METADATA_REFRESH_MS = 5000  # how soon a new connector's dead-letter topic is subscribed
 _RETRY_SECONDS = 2.0
-_CLOUDEVENT_ID = "hookline-cloudevent-id"  # processors.pipeline.EVENT_ID_HEADER
 _PROVIDER_ID = "hookline-event-id"  # schemas.raw: the raw record's provider event id
-_ID_HEADERS = (_CLOUDEVENT_ID, _PROVIDER_ID)
+_ID_HEADERS = (EVENT_ID_HEADER, _PROVIDER_ID)
 
 _INSERT = (
     'INSERT INTO dead_letters (topic, partition, "offset", record_key, headers, payload,'
@@ -134,7 +134,7 @@ def event_ids(headers: Sequence[tuple[str, bytes]], value: bytes) -> tuple[str |
     Hookline's headers (a raw record's ``hookline-event-id``, a normalised record's
     ``hookline-cloudevent-id``), else from a CloudEvent body (``id``, ``providereventid``)."""
     named = {n: v.decode(errors="replace")[:200] for n, v in headers if n in _ID_HEADERS}
-    event_id, provider_id = named.get(_CLOUDEVENT_ID), named.get(_PROVIDER_ID)
+    event_id, provider_id = named.get(EVENT_ID_HEADER), named.get(_PROVIDER_ID)
     if provider_id is None:  # not a raw record: a normalised one carries a CloudEvent
         body = _cloudevent(value)
         event_id = event_id or _text(body.get("id"))

@@ -31,10 +31,14 @@ from psycopg_pool import AsyncConnectionPool
 from hookline.connector_state import forget_entities, person_key
 from hookline.kafka_clients import AsyncProducer
 from hookline.topics import Topics
-from schemas.events import CloudEvent, canonical_event_id
+from schemas.events import (
+    CLOUDEVENTS_CONTENT_TYPE,
+    EVENT_ID_HEADER,
+    TRACE_CONTEXT_ATTRIBUTES,
+    CloudEvent,
+    canonical_event_id,
+)
 
-CLOUDEVENTS_CONTENT_TYPE = b"application/cloudevents+json; charset=utf-8"
-EVENT_ID_HEADER = "hookline-cloudevent-id"
 REPAIR_PREFIX = "repair"
 
 _EVENT = "SELECT email, event FROM warehouse.customers WHERE id = %s"
@@ -42,7 +46,7 @@ _EVENT = "SELECT email, event FROM warehouse.customers WHERE id = %s"
 
 def repair_event(stored: dict[str, Any], run: str) -> CloudEvent:
     """The stored event with a provider event ID and ``id`` of this repair run."""
-    event = CloudEvent.model_validate({**stored, "traceparent": None, "tracestate": None})
+    event = CloudEvent.model_validate({**stored, **dict.fromkeys(TRACE_CONTEXT_ATTRIBUTES)})
     provider_event_id = f"{REPAIR_PREFIX}:{event.subject}:{run}"
     source = event.source.removeprefix("/hookline/")
     return event.model_copy(
@@ -70,7 +74,7 @@ class Repairer:
         event = repair_event(stored, run)
         keys = [event.subject, *([person_key(email)] if email and email.strip() else [])]
         await forget_entities(self._pool, connector, keys)
-        body = event.model_dump(mode="json", exclude={"traceparent", "tracestate"})
+        body = event.model_dump(mode="json", exclude=TRACE_CONTEXT_ATTRIBUTES)
         headers = [("content-type", CLOUDEVENTS_CONTENT_TYPE),
                    (EVENT_ID_HEADER, event.id.encode())]  # fmt: skip
         topic = self._topics.events(event.family)
