@@ -28,21 +28,29 @@ import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from psycopg.rows import dict_row
 
-from hookline.kafka_clients import consumer_config
-from hookline.settings import Settings
+from hookline.db import apply_migrations
+from hookline.kafka_clients import consumer_config, ensure_topics
+from hookline.settings import KafkaSettings, PostgresSettings, Settings
+from hookline.topics import Topics
 from ingress.providers import REGISTRY
 from ingress.sources import load_sources
 from processors.app import app_id
 from sandbox.hubspot import FakeHubSpot
 from sandbox.shopify import TOKEN as SHOP_TOKEN
 from sandbox.shopify import FakeShopify
-from tests.conftest import ROOT
+from tests.conftest import ROOT, _delete_topics_with_prefix, drop_database, unique
 from tests.ingress_client import post_webhook
 from tests.integration.demo_run import DEMO_CONFIG, flows_secrets
 from tests.integration.processor_worker import free_port
 
 T = TypeVar("T")
 WAIT_SECONDS = 120.0
+#: what ``hookline run`` starts, each as a process of its own
+SERVICES = {
+    "ingress": [sys.executable, "-m", "launcher.cli", "ingress"],
+    "processors": [sys.executable, "-m", "processors"],
+    "connectors": [sys.executable, "-m", "launcher.cli", "connectors"],
+}
 
 
 class Fakes:
@@ -94,10 +102,28 @@ class Pipeline:
     def start(self) -> None:
         names = ("ingress", "metrics", "processors", "connectors", "telegram")
         self.ports = {n: free_port() for n in names}
+        for name in SERVICES:
+            self.launch(name)
+        self.wait_until(lambda: self._get(f"{self.ingress_url}/readyz") == 200, "ingress ready")
+
+    def launch(self, name: str) -> None:
+        """Start one service (again, after :meth:`kill`), on the same ports and state."""
+        with (self.tmp / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                SERVICES[name], cwd=ROOT, env=self._env(), stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def kill(self, name: str) -> None:
+        """``kill -9`` one service: no shutdown, no flush, no commit."""
+        process = self.processes[name]
+        process.kill()
+        process.wait(timeout=30)
+
+    def _env(self) -> dict[str, str]:
         urls = {"hubspot": self.fakes.hubspot.base_url, "shopify": self.fakes.shop.base_url}
         ports = {name: int(url.rsplit(":", 1)[1]) for name, url in urls.items()}
         ports["telegram"] = self.ports["telegram"]  # alerts: nothing expected in these tests
-        env = {
+        return {
             **os.environ,
             "HOOKLINE_KAFKA__TOPIC_PREFIX": self.settings.kafka.topic_prefix,
             "HOOKLINE_KAFKA__DEFAULT_PARTITIONS": str(self.settings.kafka.default_partitions),
@@ -114,17 +140,6 @@ class Pipeline:
             "HOOKLINE_SECRETS__DEMO_SHOPIFY_TOKEN": SHOP_TOKEN,
             "HOOKLINE_LOG__FORMAT": "json",
         }
-        me = [sys.executable, "-m", "launcher.cli"]
-        for name, argv in {
-            "ingress": [*me, "ingress"],
-            "processors": [sys.executable, "-m", "processors"],
-            "connectors": [*me, "connectors"],
-        }.items():
-            with (self.tmp / f"{name}.log").open("ab") as log:
-                self.processes[name] = subprocess.Popen(
-                    argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-                )
-        self.wait_until(lambda: self._get(f"{self.ingress_url}/readyz") == 200, "ingress ready")
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -196,6 +211,26 @@ class Pipeline:
             total += self._group_lag(group, [(t, len(topics[t].partitions)) for t in found])
         return total
 
+    def dead_letters(self) -> dict[str, int]:
+        """Records in every dead-letter topic of the pipeline's prefix, by topic."""
+        probe = Consumer(consumer_config(self.settings.kafka, "flows-dlq", "dlq-probe"))
+        try:
+            topics = probe.list_topics(timeout=10).topics
+            prefix = self.settings.kafka.topic_prefix + "."
+            counts: dict[str, int] = {}
+            for name, meta in topics.items():
+                if name.startswith(prefix) and name.endswith(".dlq"):
+                    counts[name] = sum(
+                        high - low
+                        for low, high in (
+                            probe.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+                            for p in meta.partitions
+                        )
+                    )
+            return counts
+        finally:
+            probe.close()
+
     def _group_lag(self, group: str, topics: list[tuple[str, int]]) -> int:
         if not topics:
             return 0
@@ -264,3 +299,25 @@ def running_pipeline(settings: Settings, conninfo: str, tmp: Path) -> Iterator[P
     finally:
         pipeline.stop()
         fakes.stop()
+
+
+@contextmanager
+def isolated_pipeline(
+    base: Settings, kafka: KafkaSettings, postgres: PostgresSettings, tmp: Path
+) -> Iterator[Pipeline]:
+    """:func:`running_pipeline` on a topic prefix and database of its own, both removed
+    afterwards."""
+    prefix, database = unique(), unique("db")
+    kafka = kafka.model_copy(update={"topic_prefix": prefix, "default_partitions": 3})
+    own_postgres = postgres.model_copy(update={"database": database})
+    settings = base.model_copy(update={"kafka": kafka, "postgres": own_postgres})
+    ensure_topics(kafka, Topics(prefix).core(3))
+    with psycopg.connect(postgres.conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    apply_migrations(own_postgres.conninfo())
+    try:
+        with running_pipeline(settings, own_postgres.conninfo(), tmp) as pipeline:
+            yield pipeline
+    finally:
+        _delete_topics_with_prefix(kafka, prefix)
+        drop_database(postgres, database)

@@ -6,23 +6,24 @@ warehouse rows asserted. A redelivered webhook changes nothing anywhere."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import orjson
-import psycopg
 import pytest
 
-from hookline.db import apply_migrations
-from hookline.kafka_clients import ensure_topics
 from hookline.settings import KafkaSettings, PostgresSettings, Settings
-from hookline.topics import Topics
-from tests.conftest import _delete_topics_with_prefix, drop_database, unique
-from tests.integration.flows_pipeline import Pipeline, running_pipeline
+from tests.integration.flows_pipeline import Pipeline, isolated_pipeline
+from tests.integration.provider_bodies import (
+    T0,
+    intent,
+    shopify_customer_body,
+    shopify_order_body,
+    stripe_event,
+)
 
 PORTAL = 62515
 EXTERNAL_ID = "hookline_external_id"
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -33,82 +34,23 @@ def pipeline(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Pipeline]:
     """One pipeline for the module (its start is the slow part); each test its own IDs."""
-    prefix, database = unique(), unique("db")
-    kafka = kafka_available.model_copy(update={"topic_prefix": prefix, "default_partitions": 3})
-    postgres = postgres_available.model_copy(update={"database": database})
-    settings = base_settings.model_copy(update={"kafka": kafka, "postgres": postgres})
-    ensure_topics(kafka, Topics(prefix).core(3))
-    with psycopg.connect(postgres_available.conninfo(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    apply_migrations(postgres.conninfo())
-    try:
-        with running_pipeline(settings, postgres.conninfo(), tmp_path_factory.mktemp("flows")) as p:
-            yield p
-    finally:
-        _delete_topics_with_prefix(kafka, prefix)
-        drop_database(postgres_available, database)
+    tmp = tmp_path_factory.mktemp("flows")
+    with isolated_pipeline(base_settings, kafka_available, postgres_available, tmp) as running:
+        yield running
 
 
 # --- webhook bodies, as the providers send them ----------------------------------------
 
 
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
-
-
 def shopify_customer(pipeline: Pipeline, number: int, at: datetime, **fields: Any) -> bytes:
-    body = {
-        "id": number,
-        "email": f"c{number}@example.com",
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "phone": None,
-        "state": "enabled",
-        "created_at": _iso(T0),
-        "updated_at": _iso(at),
-        "default_address": {"company": f"Engines {number}", "city": "London"},
-    } | fields
-    sent = orjson.dumps(body)
+    sent = shopify_customer_body(number, at, **fields)
     pipeline.send("shopify", sent, topic="customers/update", event_id=f"cu-{number}-{at}")
     return sent
 
 
 def shopify_order(pipeline: Pipeline, number: int, email: str) -> tuple[bytes, dict[str, str]]:
-    body = {
-        "id": number,
-        "name": f"#{number}",
-        "email": email,
-        "currency": "EUR",
-        "total_price": "49.00",
-        "subtotal_price": "49.00",
-        "total_tax": "0.00",
-        "financial_status": "pending",
-        "created_at": _iso(T0),
-        "updated_at": _iso(T0),
-        "line_items": [{"id": 1, "sku": "MUG", "title": "Mug", "quantity": 1, "price": "49.00"}],
-    }
-    return pipeline.send(
-        "shopify", orjson.dumps(body), topic="orders/create", event_id=f"order-{number}"
-    )
-
-
-def stripe_event(kind: str, obj: dict[str, Any]) -> bytes:
-    body = {
-        "id": f"evt_{obj['id']}_{kind}",
-        "object": "event",
-        "api_version": "2024-06-20",
-        "created": int(T0.timestamp()) + 600,
-        "type": kind,
-        "livemode": False,
-        "data": {"object": obj},
-    }
-    return orjson.dumps(body)
-
-
-def intent(pi: str, metadata: dict[str, str]) -> dict[str, Any]:
-    return {"id": pi, "object": "payment_intent", "amount": 4900, "amount_received": 4900,
-            "currency": "eur", "status": "succeeded", "created": int(T0.timestamp()),
-            "metadata": metadata}  # fmt: skip
+    body = shopify_order_body(number, email)
+    return pipeline.send("shopify", body, topic="orders/create", event_id=f"order-{number}")
 
 
 def hubspot_changes(pipeline: Pipeline, object_id: str, changes: dict[str, str], at: int) -> None:
