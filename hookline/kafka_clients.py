@@ -270,7 +270,32 @@ class Delivered:
 
 
 class PublishError(Exception):
-    """Kafka did not durably accept a record (broker down, queue full, timeout)."""
+    """Kafka did not durably accept a record.
+
+    ``refused`` tells the two kinds apart: True when the brokers or the client refuse the
+    record itself (too large, invalid), so sending it again can never succeed; False when
+    it was "not now" (broker down, no leader, not enough replicas, queue full, timed out),
+    so the same record may be sent again once the cluster is back.
+    """
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+    @classmethod
+    def of(cls, error: KafkaError, text: str | None = None) -> PublishError:
+        return cls(error.str() if text is None else text, refused=error.code() in _RECORD_REFUSED)
+
+
+#: librdkafka's codes for "this record can never be written" (the local size check uses
+#: the broker's code too), as opposed to the cluster being unavailable for now.
+_RECORD_REFUSED = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+    }
+)
 
 
 class AsyncProducer:
@@ -353,7 +378,7 @@ class AsyncProducer:
         except KafkaException as exc:
             if exc.args[0].fatal():
                 self.fatal_error = exc.args[0].str()
-            raise PublishError(str(exc.args[0])) from exc
+            raise PublishError.of(exc.args[0], str(exc.args[0])) from exc
         self._in_flight += 1
         if self._work is not None:
             self._work.set()
@@ -397,6 +422,6 @@ def _settle(future: asyncio.Future[Delivered], err: KafkaError | None, msg: Mess
     if future.done():  # the caller gave up (deadline); the record may still land
         return
     if err is not None:
-        future.set_exception(PublishError(err.str()))
+        future.set_exception(PublishError.of(err))
     else:
         future.set_result(Delivered(msg.topic() or "", msg.partition() or 0, msg.offset() or 0))

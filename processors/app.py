@@ -25,9 +25,13 @@ Delivery semantics (proven by ``tests/integration/test_processors.py``'s crash t
   the two batches). Without it the worker idled for every batch's acknowledgements
   (about a quarter of its time: bench/bench_processors.py).
 - every exception is caught and the record dead-lettered (:mod:`processors.worker`): an
-  agent that died would stall its partitions silently. Only the dead-letter write itself
-  is retried forever, with backoff (:mod:`processors.dead_letters`; skipping would lose
-  the record); while it fails, ``/readyz`` answers 503 and a metric and error logs say so.
+  agent that died would stall its partitions silently. The dead-letter write itself is
+  retried forever, with backoff (:mod:`processors.dead_letters`; skipping would lose the
+  record); while it fails, ``/readyz`` answers 503 and a metric and error logs say so.
+- a write Kafka cannot take for now (a broker restarting, no leader, timed out) is no
+  failure of the record: it is sent again until Kafka takes it, its batch unacked
+  meanwhile (:mod:`processors.resend`); only a record Kafka refuses for good (too large,
+  invalid) is dead-lettered.
 """
 
 from __future__ import annotations

@@ -40,6 +40,13 @@ class ProcessorMetrics:
             "and /readyz answers 503; 0 otherwise.",
             registry=registry,
         )
+        self.publish_retries = Counter(
+            "hookline_processor_publish_retries_total",
+            "Writes sent again because Kafka could not take them for now (broker down, "
+            "timed out), by what was written: output or changelog.",
+            ["what"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "hookline_processor_record_seconds",
             "Time to dedupe, normalise and durably produce one raw record.",

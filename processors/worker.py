@@ -38,6 +38,7 @@ from processors.pipeline import (
     provider_label,
     transform,
 )
+from processors.resend import Resender, resendable
 
 log = get_logger("hookline.processors")
 
@@ -53,8 +54,10 @@ class _InFlight:
     started: float
     span: Span  # continues the raw record's traceparent; ends when the record is counted
     key: str = ""
-    sent: list[Awaitable[Any]] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
+    sent: list[Awaitable[Any]] = field(default_factory=list)  # one per output
     families: list[str] = field(default_factory=list)
+    refused: Exception | None = None  # why an output can never be written
 
 
 class BatchWorker:
@@ -80,6 +83,7 @@ class BatchWorker:
         self._normalise = normalise
         self._metrics = metrics
         self.dead_letters = DeadLetterWriter(dead_letter_producer, topics.raw_dead_letter, metrics)
+        self._resend = Resender(metrics)
         # The last batch's settling and its keys (see start_batch).
         self._settling: tuple[asyncio.Future[None] | None, set[str]] = (None, set())
 
@@ -152,6 +156,7 @@ class BatchWorker:
                 tracestate=trace.state,
             )
             for output in check_size(outputs, self._max_record_bytes):
+                flight.outputs.append(output)
                 flight.sent.append(self._send(output))
                 flight.families.append(output.topic.rsplit(".", 1)[-1])
         except Exception as exc:  # every failure becomes a dead letter
@@ -161,13 +166,11 @@ class BatchWorker:
 
     async def _settle(self, flights: list[_InFlight]) -> None:
         """Wait for every output (acks=all); remember the keys of records fully written."""
-        sent = [future for flight in flights for future in flight.sent]
-        results = iter(await asyncio.gather(*sent, return_exceptions=True))
+        await self._written(flights)
         written: list[_InFlight] = []
         for flight in flights:
-            error = _first_error([next(results) for _ in flight.sent])
-            if error is not None:
-                await self._fail(flight, error)
+            if flight.refused is not None:
+                await self._fail(flight, flight.refused)
             else:
                 written.append(flight)
         failed = await self._remember(written)
@@ -181,6 +184,30 @@ class BatchWorker:
         for family, count in forwarded.items():
             self._metrics.events.labels(family).inc(count)
 
+    async def _written(self, flights: list[_InFlight]) -> None:
+        """Return once every output is acknowledged or refused for good (``refused`` set on
+        its record); an output Kafka could not take for now is sent again until it does
+        (:mod:`processors.resend`)."""
+        waiting = [(flight, n) for flight in flights for n in range(len(flight.sent))]
+        attempt = 0
+        while waiting:
+            results = await asyncio.gather(*(f.sent[n] for f, n in waiting), return_exceptions=True)
+            again: list[tuple[_InFlight, int]] = []
+            cause: Exception | None = None
+            for (flight, n), result in zip(waiting, results, strict=True):
+                error = _first_error([result])
+                if error is not None and resendable(error):
+                    again.append((flight, n))
+                    cause = error
+                elif error is not None and flight.refused is None:
+                    flight.refused = error
+            if cause is not None:
+                attempt += 1
+                await self._resend.pause(attempt, cause, "output")
+                for flight, n in again:
+                    flight.sent[n] = self._send(flight.outputs[n])
+            waiting = again
+
     async def _remember(self, flights: list[_InFlight]) -> dict[str, Exception]:
         """Remember the keys of ``flights``, a batch per partition; the keys whose
         partition could not be written, with the error."""
@@ -190,7 +217,7 @@ class BatchWorker:
                 by_partition[flight.record.partition][flight.key] = flight.seen_at
         partitions = list(by_partition.items())
         results = await asyncio.gather(
-            *(self._deduper.remember(p, keys) for p, keys in partitions), return_exceptions=True
+            *(self._remember_partition(p, keys) for p, keys in partitions), return_exceptions=True
         )
         failed: dict[str, Exception] = {}
         for (_, keys), result in zip(partitions, results, strict=True):
@@ -198,6 +225,18 @@ class BatchWorker:
             if error is not None:  # every failure becomes a dead letter
                 failed.update(dict.fromkeys(keys, error))
         return failed
+
+    async def _remember_partition(self, partition: int, keys: dict[str, float]) -> None:
+        """Remember one partition's keys; sent again while Kafka cannot take them for now."""
+        attempt = 0
+        while True:
+            try:
+                return await self._deduper.remember(partition, keys)
+            except Exception as exc:
+                if not resendable(exc):
+                    raise
+                attempt += 1
+                await self._resend.pause(attempt, exc, "changelog")
 
     def _send(self, output: Output) -> Awaitable[Any]:
         """Queue one output; the awaitable resolves on the broker's acknowledgement.
@@ -209,7 +248,12 @@ class BatchWorker:
         record is acked only after its outputs are, so faust's commit covers no output
         still in flight without any flush of this producer.
         """
-        return self._outputs.send(output.topic, output.value, output.key, output.headers)
+        try:
+            return self._outputs.send(output.topic, output.value, output.key, output.headers)
+        except PublishError as exc:  # the local queue is full: settled like a failed delivery
+            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
 
     def _count(self, flight: _InFlight, outcome: str) -> None:
         self._metrics.records.labels(flight.provider, outcome).inc()

@@ -18,7 +18,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +92,7 @@ class Pipeline:
     conninfo: str
     fakes: Fakes
     tmp: Path
+    env: Mapping[str, str] = field(default_factory=dict)  # more settings for every service
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -139,6 +140,7 @@ class Pipeline:
             "HOOKLINE_SECRETS__DEMO_HUBSPOT_TOKEN": self.fakes.hubspot.private_token,
             "HOOKLINE_SECRETS__DEMO_SHOPIFY_TOKEN": SHOP_TOKEN,
             "HOOKLINE_LOG__FORMAT": "json",
+            **self.env,
         }
 
     def stop(self) -> None:
@@ -191,6 +193,10 @@ class Pipeline:
         """Raw records the processors dropped as redeliveries, so far."""
         return self._metric(self.ports["processors"], "hookline_processor_records_total",
                             'outcome="duplicate"')  # fmt: skip
+
+    def publish_retries(self) -> float:
+        """Writes the processors sent again because Kafka could not take them for now."""
+        return self._metric(self.ports["processors"], "hookline_processor_publish_retries_total")
 
     def _lag(self) -> int:
         prefix = self.settings.kafka.topic_prefix
@@ -289,10 +295,12 @@ class Pipeline:
 
 
 @contextmanager
-def running_pipeline(settings: Settings, conninfo: str, tmp: Path) -> Iterator[Pipeline]:
+def running_pipeline(
+    settings: Settings, conninfo: str, tmp: Path, env: Mapping[str, str] | None = None
+) -> Iterator[Pipeline]:
     fakes = Fakes()
     fakes.start()
-    pipeline = Pipeline(settings, conninfo, fakes, tmp)
+    pipeline = Pipeline(settings, conninfo, fakes, tmp, dict(env or {}))
     try:
         pipeline.start()
         yield pipeline
@@ -303,7 +311,11 @@ def running_pipeline(settings: Settings, conninfo: str, tmp: Path) -> Iterator[P
 
 @contextmanager
 def isolated_pipeline(
-    base: Settings, kafka: KafkaSettings, postgres: PostgresSettings, tmp: Path
+    base: Settings,
+    kafka: KafkaSettings,
+    postgres: PostgresSettings,
+    tmp: Path,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Pipeline]:
     """:func:`running_pipeline` on a topic prefix and database of its own, both removed
     afterwards."""
@@ -316,7 +328,7 @@ def isolated_pipeline(
         conn.execute(f'CREATE DATABASE "{database}"')
     apply_migrations(own_postgres.conninfo())
     try:
-        with running_pipeline(settings, own_postgres.conninfo(), tmp) as pipeline:
+        with running_pipeline(settings, own_postgres.conninfo(), tmp, env) as pipeline:
             yield pipeline
     finally:
         _delete_topics_with_prefix(kafka, prefix)

@@ -5,8 +5,10 @@ Telegram messages, some of them delivered twice) to the pipeline of ``hookline r
 (ingress, processors and connectors as processes; the stand-in HubSpot and Shopify;
 a real Kafka broker and PostgreSQL). While they post, each service is killed with
 ``kill -9`` (no shutdown, no flush, no commit) and started again, as a supervisor would:
-the processors twice, the connectors and the ingress once. A provider whose webhook was
-not answered 200 sends it again, as the providers do.
+the processors twice, the connectors and the ingress once. In a second run the broker
+itself is killed the same way (the single node holds every partition's only replica) and
+started again on its data. A provider whose webhook was not answered 200 sends it again,
+as the providers do.
 
 Then every event accepted must have had its effect exactly once: a warehouse row per
 event, a HubSpot contact per customer, one note per Telegram message (a note is created,
@@ -15,10 +17,13 @@ not upserted: a repeat would be a second note), and nothing dead-lettered.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 import time
 import urllib.error
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +33,7 @@ import pytest
 from psycopg import sql
 
 from hookline.settings import KafkaSettings, PostgresSettings, Settings
+from tests.conftest import ROOT
 from tests.integration.flows_pipeline import Pipeline, isolated_pipeline
 from tests.integration.provider_bodies import T0, intent, shopify_customer_body, stripe_event
 
@@ -38,9 +44,13 @@ LINKED_CHAT = 4242  # linked to buyer1@example.com in the demo config's telegram
 #: seconds after the first webhook -> the service killed then (and started again)
 KILLS = ((3.0, "processors"), (7.0, "connectors"), (10.0, "ingress"), (14.0, "processors"))
 SENDING_SECONDS = 18.0
-#: providers posting at once (about 150 webhooks/s in all: a backlog at every kill)
+#: providers posting at once (about 100 webhooks/s in all: a backlog at every kill)
 SENDERS = 4
 RESEND_DELAY = 0.2
+PROVIDER_GIVES_UP_SECONDS = 180.0
+BROKER_KILLED_AT = 5.0
+BROKER_DOWN_SECONDS = 2.0
+DELIVERY_TIMEOUT_MS = 3000
 EXTERNAL_ID = "hookline_external_id"
 
 
@@ -72,7 +82,7 @@ class Provider:
             self.error = exc
 
     def _deliver(self, webhook: Webhook) -> None:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + PROVIDER_GIVES_UP_SECONDS
         while True:
             headers = self.pipeline.sign(webhook.source, webhook.body, **webhook.extra)
             try:
@@ -82,7 +92,7 @@ class Provider:
             if status == 200:
                 return
             assert status in (0, 503), f"{webhook.source} webhook answered {status}"
-            assert time.monotonic() < deadline, "the ingress did not come back"
+            assert time.monotonic() < deadline, "the ingress never accepted it"
             self.resent += 1
             time.sleep(RESEND_DELAY)
 
@@ -142,6 +152,52 @@ def telegram_message(n: int) -> bytes:
 def test_killing_every_service_mid_stream_loses_nothing_and_repeats_no_effect(
     pipeline: Pipeline,
 ) -> None:
+    def kill_services(started: float) -> None:
+        for at, service in KILLS:
+            time.sleep(max(0.0, started + at - time.monotonic()))
+            pipeline.kill(service)
+            pipeline.launch(service)
+
+    resent = run_traffic(pipeline, kill_services)
+    assert resent > 0, "the ingress was never down while webhooks were sent"
+    assert_every_effect_once(pipeline)
+
+
+@pytest.mark.disruptive
+def test_killing_the_broker_mid_stream_loses_nothing_and_repeats_no_effect(
+    base_settings: Settings,
+    kafka_available: KafkaSettings,
+    postgres_available: PostgresSettings,
+    tmp_path: Path,
+) -> None:
+    """The broker (a single node: every partition's only replica) dies with SIGKILL and is
+    started again on its data: the ingress answers 503 meanwhile, the providers send again,
+    every service reconnects on its own, and what the processors had in flight when it
+    died (their producer gives up on it after a short ``delivery_timeout_ms`` here) is sent
+    again, not dead-lettered (processors/resend.py)."""
+    quick = {"HOOKLINE_KAFKA__DELIVERY_TIMEOUT_MS": str(DELIVERY_TIMEOUT_MS)}
+    with isolated_pipeline(
+        base_settings, kafka_available, postgres_available, tmp_path, quick
+    ) as pipeline:
+
+        def kill_broker(started: float) -> None:
+            time.sleep(max(0.0, started + BROKER_KILLED_AT - time.monotonic()))
+            pid = kafka_script("pid").stdout.strip()
+            os.kill(int(pid), signal.SIGKILL)
+            time.sleep(BROKER_DOWN_SECONDS)
+            started_again = kafka_script("start")
+            assert started_again.returncode == 0, started_again.stderr
+
+        resent = run_traffic(pipeline, kill_broker)
+        assert resent > 0, "no webhook was refused while the broker was down"
+        assert pipeline.publish_retries() > 0, "the processors had nothing in flight"
+        assert_every_effect_once(pipeline)
+
+
+def run_traffic(pipeline: Pipeline, chaos: Callable[[float], None]) -> int:
+    """Post :func:`traffic` from :data:`SENDERS` providers while ``chaos`` (given the
+    start time) disrupts the pipeline; wait until everything accepted is delivered.
+    Returns how many posts the providers had to send again."""
     # the contact the Telegram chat is linked to, before the chaos
     pipeline.send(
         "shopify",
@@ -158,42 +214,44 @@ def test_killing_every_service_mid_stream_loses_nothing_and_repeats_no_effect(
     started = time.monotonic()
     for sender in senders:
         sender.start()
-    for at, service in KILLS:
-        time.sleep(max(0.0, started + at - time.monotonic()))
-        pipeline.kill(service)
-        pipeline.launch(service)
+    chaos(started)
     for sender, provider in zip(senders, providers, strict=True):
-        sender.join(timeout=180)
+        sender.join(timeout=PROVIDER_GIVES_UP_SECONDS * 2)
         assert not sender.is_alive(), "a provider did not finish"
         assert provider.error is None, provider.error
         assert provider.sent == len(provider.webhooks)
-    resent = sum(p.resent for p in providers)
-    assert resent > 0, "the ingress was never down while webhooks were sent"
     pipeline.settle()
+    return sum(p.resent for p in providers)
 
+
+def assert_every_effect_once(pipeline: Pipeline) -> None:
+    """A warehouse row per event, a contact per customer and a note per message (each
+    once), and no dead letter."""
     customers = {f"shopify:{n}" for n in range(CUSTOMERS)} | {f"shopify:{LINKED_CHAT}"}
     payments = {f"stripe:pi_chaos_{n}" for n in range(PAYMENTS)}
     messages = {f"telegram:{LINKED_CHAT}:{1000 + n}" for n in range(MESSAGES)}
     assert ids(pipeline, "customers") == customers
     assert ids(pipeline, "payments") == payments
     assert ids(pipeline, "messages") == messages
-    hubspot = pipeline.fakes.hubspot
+    store = pipeline.fakes.hubspot.store
 
     def crm() -> tuple[list[str], list[str]]:
-        contacts = [
-            r.properties.get("email", "") for r in hubspot.store.records["contacts"].values()
-        ]
-        notes = [
-            r.properties.get("hookline_external_id", "")
-            for r in hubspot.store.records["notes"].values()
-        ]
+        contacts = [r.properties.get("email", "") for r in store.records["contacts"].values()]
+        notes = [r.properties.get(EXTERNAL_ID, "") for r in store.records["notes"].values()]
         return contacts, notes
 
     contacts, notes = pipeline.fakes.call(crm)
     emails = {f"c{n}@example.com" for n in range(CUSTOMERS)} | {"buyer1@example.com"}
     assert sorted(contacts) == sorted(emails)  # each once
     assert sorted(notes) == sorted(messages)  # each once: a repeat would be a second note
-    assert pipeline.dead_letters() == dict.fromkeys(pipeline.dead_letters(), 0)
+    counts = pipeline.dead_letters()
+    assert counts == dict.fromkeys(counts, 0)
+
+
+def kafka_script(action: str) -> subprocess.CompletedProcess[str]:
+    """scripts/kafka.sh, which started the suite's broker (``make test``)."""
+    command = [str(ROOT / "scripts" / "kafka.sh"), action]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 
 
 def ids(pipeline: Pipeline, table: str) -> set[str]:
