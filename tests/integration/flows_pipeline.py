@@ -194,10 +194,6 @@ class Pipeline:
         return self._metric(self.ports["processors"], "hookline_processor_records_total",
                             'outcome="duplicate"')  # fmt: skip
 
-    def publish_retries(self) -> float:
-        """Writes the processors sent again because Kafka could not take them for now."""
-        return self._metric(self.ports["processors"], "hookline_processor_publish_retries_total")
-
     def _lag(self) -> int:
         prefix = self.settings.kafka.topic_prefix
         wanted = {app_id(self.settings): {f"{prefix}.raw.webhooks"}}
