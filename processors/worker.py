@@ -196,7 +196,7 @@ class BatchWorker:
             cause: Exception | None = None
             for (flight, n), result in zip(waiting, results, strict=True):
                 error = _first_error([result])
-                if error is not None and resendable(error):
+                if error is not None and self._resendable(error):
                     again.append((flight, n))
                     cause = error
                 elif error is not None and flight.refused is None:
@@ -233,10 +233,15 @@ class BatchWorker:
             try:
                 return await self._deduper.remember(partition, keys)
             except Exception as exc:
-                if not resendable(exc):
+                if not self._resendable(exc):
                     raise
                 attempt += 1
                 await self._resend.pause(attempt, exc, "changelog")
+
+    def _resendable(self, error: BaseException) -> bool:
+        # A producer that failed fatally (librdkafka's idempotence state lost) fails every
+        # send: its records are dead-lettered, through the dead letters' own producer.
+        return resendable(error) and self._outputs.fatal_error is None
 
     def _send(self, output: Output) -> Awaitable[Any]:
         """Queue one output; the awaitable resolves on the broker's acknowledgement.
