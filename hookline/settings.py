@@ -176,6 +176,12 @@ class ProcessorSettings(BaseModel):
         description="Consumer group session timeout: how soon a dead worker's "
         "partitions move to a live one.",
     )
+    instance_id: str = Field(
+        "",
+        description="Static group membership of this worker (group.instance.id; unique per "
+        "worker): a restarted worker takes its partitions and tables back at once, without a "
+        "rebalance. Empty: dynamic membership.",
+    )
 
 
 class ConnectorSettings(BaseModel):

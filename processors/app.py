@@ -114,6 +114,9 @@ def create_app(
         # would stall its partitions for a minute after every crash.
         broker_session_timeout=settings.processors.session_timeout_seconds,
         broker_heartbeat_interval=settings.processors.session_timeout_seconds / 5,
+        # Static membership: a restarted worker rejoins as itself, so it neither waits out its
+        # old session nor moves the dedupe table's partitions to another worker and back.
+        consumer_group_instance_id=settings.processors.instance_id or None,
         web_enabled=settings.processors.web_port > 0,
         web_port=max(settings.processors.web_port, 1),
         web_host=settings.processors.web_host,

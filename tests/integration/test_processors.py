@@ -146,6 +146,25 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing_by_id(
     assert all(len(cloud_ids) == 1 for cloud_ids in by_raw.values())  # one id per raw event
 
 
+def test_a_killed_worker_with_an_instance_id_takes_its_partitions_back_at_once(
+    settings: Settings, topics: Topics, worker: ProcessorWorker
+) -> None:
+    """Static membership: with dynamic membership the restarted worker could not drain
+    before the dead one's session (a minute here) timed out; with its instance ID it rejoins
+    as itself at once."""
+    session = 60.0
+    worker.env["HOOKLINE_PROCESSORS__INSTANCE_ID"] = "worker-a"
+    worker.env["HOOKLINE_PROCESSORS__SESSION_TIMEOUT_SECONDS"] = str(session)
+    produce_raw(settings, topics, [f"s{i:03d}" for i in range(100)])
+    worker.start()
+    worker.wait_drained(topics.raw_webhooks)
+    worker.kill()
+
+    produce_raw(settings, topics, [f"s{i:03d}" for i in range(100, 200)])
+    worker.start()
+    worker.wait_drained(topics.raw_webhooks, timeout=session / 2)  # well within the session
+
+
 def test_redeliveries_at_volume_are_suppressed_across_a_restart(
     settings: Settings, topics: Topics, worker: ProcessorWorker, consume: ConsumeFn
 ) -> None:
