@@ -23,7 +23,7 @@ families = ["customer"]
 batch_size = 100
 concurrency = 4
 poll_timeout_seconds = 0.2
-session_timeout_ms = 6000
+session_timeout_ms = {session_ms}
 retry = {{ delays_seconds = [0.2, 0.4] }}
 
 [connectors.crm.destination]
@@ -65,7 +65,7 @@ async def test_kill_9_mid_batch_and_restart_loses_nothing_and_applies_nothing_tw
     api = FakeDestinationApi(latency=0.02)
     await api.start()
     config, log = tmp_path / "connectors.toml", tmp_path / "connector.log"
-    config.write_text(CONFIG.format(base_url=api.base_url))
+    config.write_text(CONFIG.format(base_url=api.base_url, session_ms=6000))
     topics = Topics(connector_settings.kafka.topic_prefix)
     events = [
         customer_event(f"e{n}", version, phone=f"v{version}")
@@ -92,3 +92,31 @@ async def test_kill_9_mid_batch_and_restart_loses_nothing_and_applies_nothing_tw
     assert set(api.effective_writes.values()) == {1}  # nothing applied twice
     assert api.regressions == 0  # no older version over a newer one
     assert {api.state[f"cust:e{n}"]["phone"] for n in range(ENTITIES)} == {f"v{VERSIONS}"}
+
+
+async def test_a_killed_instance_restarted_under_its_instance_id_takes_its_partitions_back_at_once(
+    connector_settings: Settings, tmp_path: Path
+) -> None:
+    """Static membership (``HOOKLINE_CONNECTORS__INSTANCE_ID``): the restarted process
+    rejoins as itself, so it delivers well before the dead one's session (a minute here)
+    would have timed out; with dynamic membership it would wait that minute first."""
+    api = FakeDestinationApi()
+    await api.start()
+    config, log = tmp_path / "connectors.toml", tmp_path / "connector.log"
+    config.write_text(CONFIG.format(base_url=api.base_url, session_ms=60_000))
+    topic = Topics(connector_settings.kafka.topic_prefix).events("customer")
+    produce(connector_settings, topic, [customer_event(f"s{n}", 1) for n in range(10)])
+    first = await start_connector(connector_settings, config, log)
+    try:
+        await until(lambda: api.total_effective_writes == 10, 60, "the first changes")
+        first.send_signal(signal.SIGKILL)
+        assert await first.wait() == -signal.SIGKILL
+        produce(connector_settings, topic, [customer_event(f"s{n}", 1) for n in range(10, 20)])
+        second = await start_connector(connector_settings, config, log)
+        await until(lambda: api.total_effective_writes == 20, 30, "the changes after the restart")
+    finally:
+        for proc in (first, locals().get("second")):
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        await api.close()
