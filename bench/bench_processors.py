@@ -513,11 +513,12 @@ def table_state(data_dir: Path) -> dict[str, int]:
     }
 
 
-def profile(pid: int) -> subprocess.Popen[bytes] | None:
+def profile(pid: int, variable: str = "BENCH_PROFILE") -> subprocess.Popen[bytes] | None:
     """With ``BENCH_PROFILE=<file.svg>``: py-spy samples the worker (a flame graph of its
-    CPU, written when the run is over; ``<file.txt>``: its collapsed stacks instead).
-    py-spy is a dev tool, not a dependency."""
-    out = os.environ.get("BENCH_PROFILE")
+    CPU, written when the run is over; ``<file.txt>``: its collapsed stacks instead);
+    ``BENCH_PROFILE_QUIX`` the same for the Quix Streams variant. py-spy is a dev tool, not
+    a dependency."""
+    out = os.environ.get(variable)
     if not out:
         return None
     spy = Path(sys.executable).with_name("py-spy")
@@ -628,9 +629,11 @@ def run_quix(kafka: KafkaSettings, prefix: str, expected: int, tmp: Path) -> dic
         process = subprocess.Popen(
             [*argv, str(counts)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
+    spy = profile(process.pid, "BENCH_PROFILE_QUIX")
     try:
         samples = wait_committed([process], watcher, expected)
     finally:
+        stop_profile(spy)
         watcher.close()
         process.terminate()  # Quix stops on SIGTERM and the variant writes its counts
         process.wait(timeout=60)
