@@ -61,9 +61,47 @@ def client_config(settings: KafkaSettings, client_suffix: str) -> dict[str, Any]
     return {
         "bootstrap.servers": settings.bootstrap_servers,
         "client.id": f"{settings.client_id}-{client_suffix}",
-        "logger": logging.getLogger("hookline.kafka"),
+        "logger": librdkafka_logger(),
         **security_config(settings),
     }
+
+
+class RepeatedLineFilter(logging.Filter):
+    """Lets one line of a kind through per ``window_seconds``; the next one says how many
+    were left out. librdkafka logs the same warning about ten times a second per client
+    while a partition has no leader (a broker restarting): thousands of identical lines in
+    an outage, hiding the ones that matter."""
+
+    def __init__(self, window_seconds: float = 10.0, clock: Any = time.monotonic) -> None:
+        super().__init__()
+        self._window = window_seconds
+        self._clock = clock
+        self._seen: dict[str, tuple[float, int]] = {}  # line -> (let through at, left out)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        line, now = record.getMessage(), self._clock()
+        shown_at, left_out = self._seen.get(line, (None, 0))
+        if shown_at is not None and now - shown_at < self._window:
+            self._seen[line] = (shown_at, left_out + 1)
+            return False
+        if len(self._seen) >= _MAX_REMEMBERED_LINES:
+            self._seen.clear()  # bounded: a flood of distinct lines is let through
+        self._seen[line] = (now, 0)
+        if left_out:
+            record.msg, record.args = f"{line} ({left_out} more like it left out)", None
+        return True
+
+
+_MAX_REMEMBERED_LINES = 1000
+
+
+def librdkafka_logger() -> logging.Logger:
+    """The logger librdkafka's lines go to (served by poll): a line repeated within ten
+    seconds is left out (:class:`RepeatedLineFilter`)."""
+    logger = logging.getLogger("hookline.kafka")
+    if not any(isinstance(f, RepeatedLineFilter) for f in logger.filters):
+        logger.addFilter(RepeatedLineFilter())
+    return logger
 
 
 #: What a record may carry beyond the webhook body it holds: its key, Hookline's headers
@@ -312,7 +350,7 @@ class AsyncProducer:
         # librdkafka's own log lines go through Python logging (served by poll), not
         # straight to stderr where they would bypass our log format.
         self._producer = Producer(
-            {**config, "logger": logging.getLogger("hookline.kafka"), "error_cb": self.on_error}
+            {**config, "logger": librdkafka_logger(), "error_cb": self.on_error}
         )
         #: Why the producer failed for good (librdkafka's fatal error), or None while usable.
         self.fatal_error: str | None = None
