@@ -75,7 +75,9 @@ def topics(settings: Settings) -> Topics:
 def _delete_topics_with_prefix(kafka: KafkaSettings, prefix: str) -> None:
     admin = AdminClient(admin_config(kafka))
     try:
-        names = [t for t in admin.list_topics(timeout=5).topics if t.startswith(prefix + ".")]
+        # "{prefix}." ours, "{prefix}-" faust's (the dedupe changelog, the assignor's topic)
+        topics = admin.list_topics(timeout=5).topics
+        names = [t for t in topics if t.startswith((prefix + ".", prefix + "-"))]
         if names:
             for future in admin.delete_topics(names, operation_timeout=10).values():
                 future.result()
