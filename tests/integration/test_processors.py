@@ -81,6 +81,31 @@ def test_duplicates_are_suppressed_across_a_worker_restart(
     assert len({e.id for e in events}) == 4
 
 
+def test_a_worker_on_a_fresh_disk_recovers_the_dedupe_table_from_its_changelog(
+    settings: Settings, topics: Topics, tmp_path: Path, consume: ConsumeFn
+) -> None:
+    """The table's keys are written by processors.dedupe_table, not by faust: a worker with
+    none of the RocksDB files (another machine, a lost volume) must rebuild them from the
+    changelog topic, as faust's recovery reads it."""
+    produce_raw(settings, topics, ["a", "b", "c"])
+    first = ProcessorWorker(settings, tmp_path / "disk-1", tmp_path / "worker-1.log")
+    first.start()
+    try:
+        first.wait_drained(topics.raw_webhooks)
+    finally:
+        first.stop()
+
+    produce_raw(settings, topics, ["a", "b", "d"])  # two redeliveries, one new event
+    second = ProcessorWorker(settings, tmp_path / "disk-2", tmp_path / "worker-2.log")
+    second.start()
+    try:
+        second.wait_drained(topics.raw_webhooks)
+    finally:
+        second.stop()
+    events = passthrough_events(consume, topics, 5, timeout=5)
+    assert sorted(e.providereventid for e in events) == ["a", "b", "c", "d"]
+
+
 def test_poison_records_are_dead_lettered_while_good_records_flow(
     settings: Settings, topics: Topics, worker: ProcessorWorker, consume: ConsumeFn
 ) -> None:
