@@ -171,6 +171,42 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing_by_id(
     assert all(len(cloud_ids) == 1 for cloud_ids in by_raw.values())  # one id per raw event
 
 
+def test_two_workers_one_killed_mid_stream_and_back_lose_nothing_and_keep_one_id_each(
+    settings: Settings, topics: Topics, tmp_path: Path, consume: ConsumeFn
+) -> None:
+    """Two workers share the partitions; one dies (kill -9) with batches in flight, the
+    other takes its partitions over (recovering their dedupe table from the changelog),
+    then the dead one comes back and the group rebalances again, all mid-stream."""
+    ids = [f"t{i:05d}" for i in range(4000)]
+    produce_raw(settings, topics, ids)
+    workers = [
+        ProcessorWorker(settings, tmp_path / f"disk-{n}", tmp_path / f"worker-{n}.log")
+        for n in (1, 2)
+    ]
+    try:
+        for worker in workers:
+            worker.start()
+        deadline = time.monotonic() + 90
+        while workers[0].committed_lag(topics.raw_webhooks) > 3000:  # both under way
+            assert time.monotonic() < deadline, workers[0].log_tail()
+            time.sleep(0.1)
+        workers[0].kill()
+        produce_raw(settings, topics, ids[:500])  # the providers redeliver some meanwhile
+        time.sleep(5)
+        workers[0].start()
+        workers[1].wait_drained(topics.raw_webhooks, timeout=180)
+    finally:
+        for worker in workers:
+            worker.stop()
+    records = consume(topics.events("passthrough"), 3 * len(ids), timeout=15)
+    by_raw: dict[str, set[str]] = {}
+    for record in records:
+        event = CloudEvent.model_validate_json(record.value())
+        by_raw.setdefault(event.providereventid, set()).add(event.id)
+    assert sorted(by_raw) == ids  # nothing lost
+    assert all(len(cloud_ids) == 1 for cloud_ids in by_raw.values())  # one id per raw event
+
+
 def test_a_killed_worker_with_an_instance_id_takes_its_partitions_back_at_once(
     settings: Settings, topics: Topics, worker: ProcessorWorker
 ) -> None:
