@@ -79,6 +79,8 @@ class RepeatedLineFilter(logging.Filter):
         self._seen: dict[str, tuple[float, int]] = {}  # line -> (let through at, left out)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # Clients polled from two threads may race here: at worst a line more comes through
+        # or a count is off by one, which is not worth a lock on every log line.
         line, now = record.getMessage(), self._clock()
         shown_at, left_out = self._seen.get(line, (None, 0))
         if shown_at is not None and now - shown_at < self._window:
