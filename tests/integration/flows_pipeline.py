@@ -42,6 +42,7 @@ from tests.conftest import ROOT, _delete_topics_with_prefix, drop_database, uniq
 from tests.ingress_client import post_webhook
 from tests.integration.demo_run import DEMO_CONFIG, flows_secrets
 from tests.integration.processor_worker import free_port
+from tests.kafka_probe import records_written
 
 T = TypeVar("T")
 WAIT_SECONDS = 120.0
@@ -214,24 +215,15 @@ class Pipeline:
         return total
 
     def dead_letters(self) -> dict[str, int]:
-        """Records in every dead-letter topic of the pipeline's prefix, by topic."""
+        """Records written to every dead-letter topic of the pipeline's prefix, by topic."""
         probe = Consumer(consumer_config(self.settings.kafka, "flows-dlq", "dlq-probe"))
         try:
-            topics = probe.list_topics(timeout=10).topics
-            prefix = self.settings.kafka.topic_prefix + "."
-            counts: dict[str, int] = {}
-            for name, meta in topics.items():
-                if name.startswith(prefix) and name.endswith(".dlq"):
-                    counts[name] = sum(
-                        high - low
-                        for low, high in (
-                            probe.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-                            for p in meta.partitions
-                        )
-                    )
-            return counts
+            names = list(probe.list_topics(timeout=10).topics)
         finally:
             probe.close()
+        prefix = self.settings.kafka.topic_prefix + "."
+        dlqs = [n for n in names if n.startswith(prefix) and n.endswith(".dlq")]
+        return {name: records_written(self.settings.kafka, [name]) for name in dlqs}
 
     def _group_lag(self, group: str, topics: list[tuple[str, int]]) -> int:
         if not topics:

@@ -88,6 +88,14 @@ class ProcessorWorker:
         finally:
             consumer.close()
 
+    def drain(self, topic: str) -> None:
+        """Start, wait until everything of ``topic`` is committed, stop."""
+        self.start()
+        try:
+            self.wait_drained(topic)
+        finally:
+            self.stop()
+
     def wait_drained(self, topic: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

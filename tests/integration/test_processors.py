@@ -89,19 +89,11 @@ def test_a_worker_on_a_fresh_disk_recovers_the_dedupe_table_from_its_changelog(
     changelog topic, as faust's recovery reads it."""
     produce_raw(settings, topics, ["a", "b", "c"])
     first = ProcessorWorker(settings, tmp_path / "disk-1", tmp_path / "worker-1.log")
-    first.start()
-    try:
-        first.wait_drained(topics.raw_webhooks)
-    finally:
-        first.stop()
+    first.drain(topics.raw_webhooks)
 
     produce_raw(settings, topics, ["a", "b", "d"])  # two redeliveries, one new event
     second = ProcessorWorker(settings, tmp_path / "disk-2", tmp_path / "worker-2.log")
-    second.start()
-    try:
-        second.wait_drained(topics.raw_webhooks)
-    finally:
-        second.stop()
+    second.drain(topics.raw_webhooks)
     events = passthrough_events(consume, topics, 5, timeout=5)
     assert sorted(e.providereventid for e in events) == ["a", "b", "c", "d"]
 
