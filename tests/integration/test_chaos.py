@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
 import urllib.error
@@ -34,9 +33,9 @@ import pytest
 from psycopg import sql
 
 from hookline.settings import KafkaSettings, PostgresSettings, Settings
-from tests.conftest import ROOT
 from tests.integration.flows_pipeline import Pipeline, isolated_pipeline
 from tests.integration.provider_bodies import T0, intent, shopify_customer_body, stripe_event
+from tests.service_scripts import KAFKA, POSTGRES, script
 
 CUSTOMERS = 40
 PAYMENTS = 2400
@@ -60,6 +59,7 @@ PROVIDER_GIVES_UP_SECONDS = 180.0
 BROKER_KILLED_AT = 5.0
 BROKER_DOWN_SECONDS = 2.0
 DELIVERY_TIMEOUT_MS = 3000
+SCRIPT_TIMEOUT = 300  # a broker restarting on its data after SIGKILL recovers every log
 EXTERNAL_ID = "hookline_external_id"
 
 
@@ -195,10 +195,10 @@ def test_killing_the_broker_mid_stream_loses_nothing_and_repeats_no_effect(
 
         def kill_broker(started: float) -> None:
             time.sleep(max(0.0, started + BROKER_KILLED_AT - time.monotonic()))
-            pid = kafka_script("pid").stdout.strip()
+            pid = script(KAFKA, "pid", timeout=SCRIPT_TIMEOUT).stdout.strip()
             os.kill(int(pid), signal.SIGKILL)
             time.sleep(BROKER_DOWN_SECONDS)
-            started_again = kafka_script("start")
+            started_again = script(KAFKA, "start", timeout=SCRIPT_TIMEOUT)
             assert started_again.returncode == 0, started_again.stderr
 
         resent = run_traffic(pipeline, kill_broker)
@@ -260,24 +260,14 @@ def assert_every_effect_once(pipeline: Pipeline) -> None:
     assert counts == dict.fromkeys(counts, 0)
 
 
-def kafka_script(action: str) -> subprocess.CompletedProcess[str]:
-    """scripts/kafka.sh, which started the suite's broker (``make test``)."""
-    return service_script("kafka.sh", action)
-
-
 def stop_postgres_for(seconds: float) -> None:
     """Stop the suite's PostgreSQL (scripts/postgres.sh: a fast shutdown, every connection
     cut), then start it again."""
-    stopped = service_script("postgres.sh", "stop")
+    stopped = script(POSTGRES, "stop", timeout=SCRIPT_TIMEOUT)
     assert stopped.returncode == 0, stopped.stderr
     time.sleep(seconds)
-    started = service_script("postgres.sh", "start")
+    started = script(POSTGRES, "start", timeout=SCRIPT_TIMEOUT)
     assert started.returncode == 0, started.stderr
-
-
-def service_script(name: str, action: str) -> subprocess.CompletedProcess[str]:
-    command = [str(ROOT / "scripts" / name), action]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 
 
 def ids(pipeline: Pipeline, table: str) -> set[str]:

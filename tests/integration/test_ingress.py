@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from typing import Protocol
@@ -22,8 +21,9 @@ from ingress.app import METRICS_REGISTRY, PUBLISHER, create_app, create_metrics_
 from ingress.providers import REGISTRY
 from ingress.providers.github import GitHubConfig
 from schemas.raw import RawHeaders
-from tests.conftest import ROOT, ConsumeFn
+from tests.conftest import ConsumeFn
 from tests.kafka_probe import records_written
+from tests.service_scripts import KAFKA, script
 
 SECRET = "It's a Secret to Everybody"
 OLD_SECRET = "previous-secret-still-valid"
@@ -225,8 +225,8 @@ async def test_logs_carry_no_secret_signature_or_body(
 
 
 def kafka_script(action: str) -> None:
-    script = str(ROOT / "scripts" / "kafka.sh")
-    subprocess.run([script, action], check=True, capture_output=True, timeout=180)
+    done = script(KAFKA, action)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.disruptive

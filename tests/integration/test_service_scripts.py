@@ -21,15 +21,9 @@ from hookline.settings import Settings
 from hookline.topics import TopicSpec
 from tests.conftest import ROOT, ConsumeFn
 from tests.integration.processor_worker import free_port
-
-KAFKA = str(ROOT / "scripts" / "kafka.sh")
-POSTGRES = str(ROOT / "scripts" / "postgres.sh")
+from tests.service_scripts import KAFKA, POSTGRES, script
 
 pytestmark = pytest.mark.disruptive
-
-
-def script(path: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([path, *args], capture_output=True, text=True, timeout=180, check=False)
 
 
 def broker_pid() -> int:
