@@ -36,11 +36,12 @@ from admin.bootstrap import create_key
 from admin.dead_letters.cursor import Cursor, encode
 from admin.dead_letters.indexer import DeadLetterIndexer
 from bench.bench_connectors import fresh_database, fresh_topics
-from bench.common import free_port, write_result
+from bench.common import write_result
 from hookline.dead_letter import SourceRecord, build_context, dead_letter_headers
 from hookline.kafka_clients import ensure_topics, producer_config
 from hookline.settings import Settings
 from hookline.topics import Topics
+from tests.ports import free_port
 
 FIRST_ROWS = 200_000
 MAX_ROWS = 1_000_000

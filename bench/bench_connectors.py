@@ -40,7 +40,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from bench import connector_instances
-from bench.common import ROOT, free_port, stop, wait_http, write_result
+from bench.common import ROOT, stop, wait_http, write_result
 from connectors.alerts import Alerter, LoggingAlertSink
 from connectors.config import parse_connectors
 from connectors.metrics import ConnectorMetrics
@@ -55,6 +55,7 @@ from hookline.settings import LogSettings, Settings
 from hookline.topics import Topics
 from sandbox.destination_api import TOKEN
 from tests.fakes.connector_harness import customer_event, until
+from tests.ports import free_port
 
 # Long enough that the consumer's first fetch and the ceiling's connection set-up are a
 # small part of each window (at 5,000 the ceiling's window was under a second: noisy).

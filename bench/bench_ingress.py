@@ -23,11 +23,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, free_port, stop, wait_http, write_result
+from bench.common import ROOT, stop, wait_http, write_result
 from hookline.kafka_clients import ensure_topics
 from hookline.settings import KafkaSettings
 from hookline.topics import Topics
 from tests.kafka_probe import records_written
+from tests.ports import free_port
 
 HEY = Path(os.environ.get("HEY", Path.home() / "go" / "bin" / "hey"))
 SECRET = "bench-secret"  # noqa: S105 - a throwaway secret for loopback traffic

@@ -39,13 +39,14 @@ import aiohttp
 import orjson
 import psycopg
 
-from bench.common import RESULTS, ROOT, free_port, stop, wait_http, write_result
+from bench.common import RESULTS, ROOT, stop, wait_http, write_result
 from bench.pipeline_traffic import Request, build
 from hookline.settings import Settings
 from ingress.sources import load_sources
 from launcher.demo_config import packaged
 from tests.conftest import create_database, drop_database
 from tests.integration.demo_run import metric_total
+from tests.ports import free_port
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 RATES = [int(r) for r in os.environ.get("BENCH_RATES", "500,1000").split(",")]

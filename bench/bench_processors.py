@@ -55,7 +55,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import RESULTS, ROOT, free_port, write_result
+from bench.common import RESULTS, ROOT, write_result
 from hookline.kafka_clients import admin_config, consumer_config, ensure_topics, producer_config
 from hookline.settings import KafkaSettings, ProcessorSettings
 from hookline.topics import EVENT_FAMILIES, Topics
@@ -63,6 +63,7 @@ from processors.normalisers import normalise
 from processors.pipeline import transform
 from schemas.raw import RawHeaders
 from tests.kafka_probe import records_written
+from tests.ports import free_port
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "20000"))
 #: faust workers in the consumer group (one process each, as a deployment would run them).

@@ -18,7 +18,7 @@ from hookline.settings import PostgresSettings, Settings
 from launcher.demo_config import DEMO_PORTS, demo_secrets
 from sandbox import hubspot, shopify, telegram
 from tests.conftest import ROOT
-from tests.integration.processor_worker import free_port
+from tests.ports import free_port
 
 DEMO_CONFIG = ROOT / "launcher" / "demo_config"
 #: the stand-ins' tokens, which `hookline run` configures: never to be seen in its output

@@ -41,8 +41,8 @@ from sandbox.shopify import FakeShopify
 from tests.conftest import ROOT, _delete_topics_with_prefix, drop_database, unique
 from tests.ingress_client import post_webhook
 from tests.integration.demo_run import DEMO_CONFIG, flows_secrets
-from tests.integration.processor_worker import free_port
 from tests.kafka_probe import records_written
+from tests.ports import free_port
 
 T = TypeVar("T")
 WAIT_SECONDS = 120.0

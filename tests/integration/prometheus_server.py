@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import ROOT
-from tests.integration.processor_worker import free_port
+from tests.ports import free_port
 
 RULES = ROOT / "ops" / "prometheus" / "alerts.yml"
 

@@ -33,7 +33,7 @@ from hookline.topics import Topics
 from tests.compose_render import Service, dockerfile_stages, hookline_services, load
 from tests.conftest import ROOT
 from tests.installed_wheel import InstalledWheel, stop
-from tests.integration.processor_worker import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.services
 

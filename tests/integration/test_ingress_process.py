@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,27 +17,9 @@ from hookline.settings import Settings
 from hookline.topics import Topics
 from tests.conftest import ROOT, ConsumeFn
 from tests.ingress_client import post_signed_github
-from tests.integration.processor_worker import free_port
+from tests.ports import free_ports_in_a_row
 
 SECRET = "process-test-secret"
-
-
-def free_ports_in_a_row(count: int) -> int:
-    """The first of ``count`` consecutive ports that are free now."""
-    for _ in range(100):
-        base = free_port()
-        sockets: list[socket.socket] = []
-        try:
-            for port in range(base, base + count):
-                sockets.append(socket.socket())
-                sockets[-1].bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return int(base)
-    raise AssertionError(f"no {count} free ports in a row")
 
 
 def start_ingress(

@@ -29,7 +29,7 @@ from hookline.settings import KafkaSettings, PostgresSettings, Settings
 from hookline.topics import Topics
 from tests.conftest import ROOT, unique
 from tests.integration.demo_run import demo_env, free_ports, run_demo_until_applied
-from tests.integration.processor_worker import free_port
+from tests.ports import free_port
 
 # The listener scripts/kafka.sh adds beside PLAINTEXT (HOOKLINE_KAFKA_SASL_PORT).
 SASL_BOOTSTRAP = f"127.0.0.1:{os.environ.get('HOOKLINE_KAFKA_SASL_PORT', '9094')}"

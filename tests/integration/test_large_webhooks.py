@@ -27,7 +27,8 @@ from ingress.app import create_app
 from ingress.providers import REGISTRY
 from ingress.providers.github import GitHubConfig
 from tests.conftest import ROOT, ConsumeFn
-from tests.integration.processor_worker import ProcessorWorker, free_port
+from tests.integration.processor_worker import ProcessorWorker
+from tests.ports import free_port
 
 SECRET = "large-body-secret"
 MIB = 1024 * 1024

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from ingress.sources import load_sources
 from tests.conftest import ROOT
 from tests.integration.demo_run import DEMO_CONFIG, demo_env, free_ports
 from tests.integration.prometheus_server import RULES, Prometheus, prometheus
+from tests.ports import free_ports_in_a_row
 
 DASHBOARD = ROOT / "ops" / "grafana" / "dashboards" / "hookline.json"
 DEMO_REQUESTS = 40
@@ -43,19 +43,6 @@ def queries() -> list[str]:
 
 def metric_names(expr: str) -> set[str]:
     return set(re.findall(r"\b(hookline_[a-z0-9_]+|up)\b", expr))
-
-
-def two_free_ports() -> int:
-    """A port p with p + 1 free too: the ingress's workers' metrics ports."""
-    while True:
-        with socket.socket() as a, socket.socket() as b:
-            a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1]
-            try:
-                b.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return int(port)
 
 
 def send_demo_traffic(env: dict[str, str], url: str) -> int:
@@ -97,7 +84,7 @@ def test_prometheus_sees_every_metric_and_counts_every_request(
     settings: Settings, topics: Topics, fresh_database: PostgresSettings, tmp_path: Path
 ) -> None:
     ports = free_ports()
-    ports["ingress_metrics"] = two_free_ports()
+    ports["ingress_metrics"] = free_ports_in_a_row(2)  # one per ingress worker
     env = demo_env(settings, fresh_database, tmp_path, ports) | {
         "HOOKLINE_INGRESS__WORKERS": "2",
         "HOOKLINE_KAFKA__LAG_INTERVAL_SECONDS": "1",

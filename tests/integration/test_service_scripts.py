@@ -20,7 +20,7 @@ from hookline.kafka_clients import connect_admin, ensure_topics, producer_config
 from hookline.settings import Settings
 from hookline.topics import TopicSpec
 from tests.conftest import ROOT, ConsumeFn
-from tests.integration.processor_worker import free_port
+from tests.ports import free_port
 from tests.service_scripts import KAFKA, POSTGRES, script
 
 pytestmark = pytest.mark.disruptive

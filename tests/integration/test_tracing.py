@@ -28,7 +28,8 @@ from hookline.topics import Topics
 from ingress.providers import REGISTRY
 from sandbox.destination_api import TOKEN, FakeDestinationApi
 from tests.conftest import ROOT, ConsumeFn
-from tests.integration.processor_worker import ProcessorWorker, free_port
+from tests.integration.processor_worker import ProcessorWorker
+from tests.ports import free_port
 
 SHOP_SECRET = "trace-test-shopify-secret"  # this test's own source
 PROVIDER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

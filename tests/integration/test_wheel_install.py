@@ -20,7 +20,7 @@ from hookline.topics import Topics
 from tests.conftest import ROOT, ConsumeFn
 from tests.ingress_client import post_signed_github
 from tests.installed_wheel import InstalledWheel, stop
-from tests.integration.processor_worker import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.services
 
