@@ -1,7 +1,9 @@
 """Alerts of the connectors: a pluggable sink behind a rate limit.
 
 The runner raises an alert when a dead letter is written, when a connector's batches
-fail three times in a row, when its breaker opens and when it crashes. :class:`Alerter`
+fail three times in a row, when its breaker opens and when it crashes; its supervisor
+when PostgreSQL or Kafka has been unreachable for a while, and when they are back
+(:mod:`connectors.restarts`). :class:`Alerter`
 sends at most one alert per (connector, kind) every ``min_interval_seconds``; the ones in
 between are counted and the count rides on the next alert that goes out. A sink that
 fails is logged, never raised: alerting must not stop delivery.
@@ -40,7 +42,10 @@ from hookline.logs import get_logger
 
 log = get_logger("hookline.connectors.alerts")
 
-ALERT_KINDS = ("dead_letter", "batches_failing", "breaker_open", "crashed")
+ALERT_KINDS = (
+    *("dead_letter", "batches_failing", "breaker_open", "crashed"),
+    *("dependency_unavailable", "dependency_recovered"),
+)
 # The sinks live in hookline.alerts (shared by every service) and stay importable from here.
 __all__ = [
     "ALERT_KINDS",

@@ -42,6 +42,8 @@ SETTLED = frozenset(
 CONFLICT_RESOLUTIONS = ("applied", "rejected", "held")
 #: Outcomes of a batch (label values of ``batches``; see connectors.runner.batch_outcome).
 BATCH_OUTCOMES = ("ok", "partial", "failed")
+#: Why a connector's run ended and it was started again (label values of ``restarts``).
+RESTART_CAUSES = ("postgresql", "kafka", "error")
 
 
 class ConnectorMetrics:
@@ -118,6 +120,19 @@ class ConnectorMetrics:
             ["connector", "kind", "sent"],
             registry=registry,
         )
+        self.running = Gauge(
+            "hookline_connector_running",
+            "1 while the connector runs; 0 while it waits to start again after a failure.",
+            ["connector"],
+            registry=registry,
+        )
+        self.restarts = Counter(
+            "hookline_connector_restarts_total",
+            "Connector runs that ended in a failure, by cause: postgresql or kafka "
+            "(unreachable for now: an outage) or error (anything else: a crash).",
+            ["connector", "cause"],
+            registry=registry,
+        )
 
     def initialise(self, connector: str, policy: str) -> None:
         """Create ``connector``'s failure series at 0 before anything fails: a labelled
@@ -130,3 +145,10 @@ class ConnectorMetrics:
         for batch_outcome in BATCH_OUTCOMES:
             self.batches.labels(connector, batch_outcome)
         self.failed_batches_in_a_row.labels(connector).set(0)
+
+    def supervising(self, connector: str) -> None:
+        """``connector``'s restart series at 0 and its running gauge at 0, from before its
+        first start (which an outage may hold up)."""
+        for cause in RESTART_CAUSES:
+            self.restarts.labels(connector, cause)
+        self.running.labels(connector).set(0)

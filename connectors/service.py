@@ -2,7 +2,9 @@
 
 :func:`open_connector` builds one connector's resources (its own PostgreSQL pool, Kafka
 producer and consumer, HTTP session, breaker, rate-limit bucket) and closes them in the
-right order. :func:`supervise` runs it and restarts it with growing pauses when it fails;
+right order. :func:`supervise` runs it and starts it again when it fails (an outage of PostgreSQL or
+Kafka is waited out quietly, a crash is logged with its traceback and alerted:
+:mod:`connectors.restarts`);
 :func:`run_connectors` runs every configured connector as a task of its own, so a
 connector that fails never blocks another one, plus the daily digest's sender when
 ``connectors.digest_at`` is set (:mod:`hookline.digest`).
@@ -31,6 +33,7 @@ from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
 from connectors.probe import probing
 from connectors.ratelimit import TokenBucket
+from connectors.restarts import RestartSchedule
 from connectors.runner import ConnectorRunner
 from connectors.state import StateStore
 from connectors.topic_setup import prepare_topics
@@ -39,13 +42,12 @@ from hookline.digest import DigestSender, parse_at
 from hookline.kafka_clients import AsyncProducer, consumer_config, producer_config
 from hookline.lag import LagMonitor, watch_lag
 from hookline.logs import get_logger
+from hookline.outages import KAFKA, POSTGRESQL, first_error, unavailable_dependency
 from hookline.settings import Settings
 from hookline.topics import Topics
 from hookline.tracing import create_tracer
 
 log = get_logger("hookline.connectors")
-
-RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 @asynccontextmanager
@@ -56,7 +58,7 @@ async def open_connector(
     await asyncio.to_thread(prepare_topics, settings, config, topics)
     async with AsyncExitStack() as stack:
         pool = _pool(settings)
-        await pool.open(wait=True)
+        await pool.open(wait=True, timeout=settings.postgres.pool_timeout_seconds)
         stack.push_async_callback(pool.close)
         producer = AsyncProducer(producer_config(settings.kafka, f"connector-{config.name}"))
         stack.push_async_callback(asyncio.to_thread, producer.close)
@@ -175,24 +177,119 @@ async def supervise(
     *,
     on_start: Callable[[ConnectorRunner], None] | None = None,
 ) -> None:
-    """Run one connector until ``stop``; restart it (1 s … 60 s apart) when it fails."""
-    failures = 0
-    while not stop.is_set():
-        try:
-            async with open_connector(config, settings, metrics, alerter) as runner:
-                if on_start is not None:
-                    on_start(runner)
-                await runner.run(stop)
-        except Exception as exc:
-            delay = RESTART_DELAYS[min(failures, len(RESTART_DELAYS) - 1)]
-            failures += 1
-            log.exception("connector failed", connector=config.name, restart_in=delay)
-            summary = f"{config.name}: connector failed, restarting in {delay:g} s"
-            await alerter.alert(Alert(config.name, "crashed", summary, {"error": str(exc)}))
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-        else:
+    """Run one connector until ``stop``; start it again when it fails: after an outage of
+    PostgreSQL or Kafka as soon as they are back, after a crash 1 s … 60 s apart
+    (:mod:`connectors.restarts`)."""
+    supervisor = _Supervisor(config.name, settings, metrics, alerter)
+    try:
+        while not stop.is_set():
+            try:
+                async with open_connector(config, settings, metrics, alerter) as runner:
+                    await supervisor.started()
+                    if on_start is not None:
+                        on_start(runner)
+                    await runner.run(stop)
+            except Exception as exc:
+                delay = await supervisor.failed(exc)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+            else:
+                return
+    finally:
+        await supervisor.close()
+
+
+class _Supervisor:
+    """What one connector's failures and restarts tell operators: its log lines, its
+    ``running`` and ``restarts`` series and the alerts (a crash at once; an outage once it
+    has lasted ``outage_alert_after_seconds``, and its end)."""
+
+    def __init__(
+        self, name: str, settings: Settings, metrics: ConnectorMetrics, alerter: Alerter
+    ) -> None:
+        self._name = name
+        self._alert_after = settings.connectors.outage_alert_after_seconds
+        self._schedule = RestartSchedule(time.monotonic)
+        self._metrics = metrics
+        self._alerter = alerter
+        self._running = metrics.running.labels(name)
+        self._outage_alert: asyncio.Task[None] | None = None
+        metrics.supervising(name)
+
+    async def started(self) -> None:
+        self._running.set(1)
+        await self._cancel_outage_alert()
+        outage = self._schedule.started()
+        if outage is None:
             return
+        took = time.monotonic() - outage.since
+        log.info(
+            "connector resumed",
+            connector=self._name,
+            dependency=outage.dependency,
+            after_s=round(took, 1),
+        )
+        if self._schedule.take_recovery_alert():
+            summary = (
+                f"{self._name}: {_NAMES[outage.dependency]} reachable again after {took:.0f} s"
+            )
+            await self._alerter.alert(Alert(self._name, "dependency_recovered", summary))
+
+    async def failed(self, exc: Exception) -> float:
+        """Log, count and alert one failed run; the pause before the next."""
+        self._running.set(0)
+        dependency = unavailable_dependency(exc)
+        delay = self._schedule.failed(dependency)
+        self._metrics.restarts.labels(self._name, dependency or "error").inc()
+        if dependency is None:
+            log.exception("connector failed", connector=self._name, restart_in=delay)
+            summary = f"{self._name}: connector failed, restarting in {delay:g} s"
+            await self._alerter.alert(Alert(self._name, "crashed", summary, {"error": str(exc)}))
+            return delay
+        # An outage is not a defect of ours: one line, no traceback.
+        log.warning(
+            "connector waiting for a dependency",
+            connector=self._name,
+            dependency=dependency,
+            error=first_error(exc),
+            restart_in=delay,
+            outage_s=round(self._schedule.outage_seconds(), 1),
+        )
+        if self._outage_alert is None:
+            alert = self._alert_if_outage_lasts(dependency, first_error(exc))
+            self._outage_alert = asyncio.create_task(alert)
+        return delay
+
+    async def _alert_if_outage_lasts(self, dependency: str, error: str) -> None:
+        # A task, not a check at the next failure: a run may wait for its dependency far
+        # longer than the pause between runs (the pool's timeout, Kafka's).
+        await asyncio.sleep(max(0.0, self._alert_after - self._schedule.outage_seconds()))
+        if self._schedule.take_outage_alert():
+            seconds = self._schedule.outage_seconds()
+            summary = (
+                f"{self._name}: {_NAMES[dependency]} unreachable for {seconds:.0f} s; "
+                "delivery is paused and resumes by itself, nothing is lost"
+            )
+            alert = Alert(self._name, "dependency_unavailable", summary, {"error": error})
+            await self._alerter.alert(alert)
+
+    async def _cancel_outage_alert(self) -> None:
+        """Cancel the outage's alert unless it is being sent: then let it go out first, so
+        that its recovery alert never comes before it."""
+        task, self._outage_alert = self._outage_alert, None
+        if task is None:
+            return
+        if not self._schedule.outage_alerted:
+            task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+
+    async def close(self) -> None:
+        self._running.set(0)
+        await self._cancel_outage_alert()
+
+
+_NAMES = {POSTGRESQL: "PostgreSQL", KAFKA: "Kafka"}
 
 
 async def run_connectors(

@@ -84,5 +84,6 @@ def create_pool(settings: PostgresSettings, *, autocommit: bool = False) -> Asyn
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         kwargs={"autocommit": autocommit},
+        timeout=settings.pool_timeout_seconds,
         open=False,
     )

@@ -101,6 +101,12 @@ class PostgresSettings(BaseModel):
     database: str = Field("hookline", description="Database name.")
     pool_min_size: int = Field(1, ge=0, description="Connections kept open.")
     pool_max_size: int = Field(10, ge=1, description="Most connections opened.")
+    pool_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How long a statement waits for a connection before it fails: while "
+        "the database is unreachable, how soon a service notices.",
+    )
 
     def conninfo(self) -> str:
         """A libpq connection string (contains the password: never log it)."""
@@ -200,6 +206,13 @@ class ConnectorSettings(BaseModel):
     )
     shutdown_timeout_seconds: float = Field(
         15.0, gt=0, description="Grace period for the batch in progress on SIGTERM."
+    )
+    outage_alert_after_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="A connector waiting for PostgreSQL or Kafka this long raises a "
+        "dependency_unavailable alert (and dependency_recovered once it runs again); a "
+        "shorter outage is only logged and counted.",
     )
     probe_interval_seconds: float = Field(
         0.0,

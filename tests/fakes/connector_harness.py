@@ -129,8 +129,12 @@ class RunningConnector:
     name: str
 
     def count(self, outcome: str) -> float:
-        labels = {"connector": self.name, "outcome": outcome}
-        return self.registry.get_sample_value("hookline_connector_deliveries_total", labels) or 0
+        return self.sample("hookline_connector_deliveries_total", outcome=outcome)
+
+    def sample(self, metric: str, **labels: str) -> float:
+        """``metric``'s value for this connector and ``labels`` (0 when absent)."""
+        value = self.registry.get_sample_value(metric, {"connector": self.name, **labels})
+        return value or 0.0
 
 
 @asynccontextmanager

@@ -258,6 +258,15 @@ def assert_every_effect_once(pipeline: Pipeline) -> None:
     assert sorted(notes) == sorted(messages)  # each once: a repeat would be a second note
     counts = pipeline.dead_letters()
     assert counts == dict.fromkeys(counts, 0)
+    assert_outages_not_reported_as_crashes(pipeline)
+
+
+def assert_outages_not_reported_as_crashes(pipeline: Pipeline) -> None:
+    """The connectors waited out PostgreSQL's and Kafka's outages (connectors.restarts):
+    no ``connector failed`` line with its traceback, no ``crashed`` alert."""
+    lines = (pipeline.tmp / "connectors.log").read_text().splitlines()
+    crashes = [line for line in lines if '"connector failed"' in line]
+    assert not crashes, crashes[:3]
 
 
 def stop_postgres_for(seconds: float) -> None:
