@@ -5,9 +5,10 @@ Guarantees:
 - :meth:`DeadLetterWriter.write` returns only once the dead letter is acknowledged by the
   broker (acks=all): the caller may then let a commit cover the source record. It never
   drops a record and never raises for anything the record contains.
-- A dead letter too large for the producer or the topic (a huge header or body) is written
-  again without the original value and headers, with the context saying so; the original
-  stays in the raw topic at the partition and offset the context names, until retention.
+- A dead letter Kafka refuses (too large for the producer or the topic: a huge header or
+  body) is written again without the original value and headers, with the context saying
+  so; the original stays in the raw topic at the partition and offset the context names,
+  until retention.
 - Dead letters go through a producer of their own (confluent-kafka, ``acks=all``,
   idempotent): a missing dead-letter topic then cannot hold up the faust producer's
   outputs (aiokafka keeps waiting for the metadata of a topic it was asked about). Each
@@ -27,7 +28,7 @@ from __future__ import annotations
 import asyncio
 
 from hookline.dead_letter import SourceRecord, scrub, send_dead_letter
-from hookline.kafka_clients import AsyncProducer
+from hookline.kafka_clients import AsyncProducer, PublishError
 from hookline.logs import get_logger
 from processors.metrics import ProcessorMetrics
 from schemas.dead_letter import DeadLetterContext
@@ -64,7 +65,7 @@ class DeadLetterWriter:
             try:
                 await self._attempt(record, context)
             except Exception as exc:  # retried below, whatever it is
-                if _too_large(exc) and not slimmed:
+                if _refused(exc) and not slimmed:
                     record, context = _without_original(record, context)
                     slimmed = True
                     continue
@@ -97,11 +98,12 @@ class DeadLetterWriter:
         self._metrics.dead_letter_blocked.set(0)
 
 
-def _too_large(exc: BaseException) -> bool:
-    """Too large for the producer's ``message.max.bytes`` or the topic's
-    ``max.message.bytes``: retrying the same record can never succeed. ``PublishError``
-    keeps librdkafka's text only ("Message size too large", local or from the broker)."""
-    return "size too large" in str(exc).lower()
+def _refused(exc: BaseException) -> bool:
+    """Kafka refuses the record itself (too large for the producer's
+    ``message.max.bytes`` or the topic's ``max.message.bytes``, invalid): the same record
+    can never be written, a smaller one can. Judged from librdkafka's error code
+    (:attr:`PublishError.refused`), not from its text."""
+    return isinstance(exc, PublishError) and exc.refused
 
 
 def _without_original(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from hookline.kafka_clients import admin_config, ensure_topics, producer_config
 from hookline.settings import Settings
@@ -423,3 +423,41 @@ def test_outputs_carry_only_hookline_headers_whatever_the_raw_record_carries(
     context = DeadLetterContext.from_headers(dead[0].headers() or [])
     assert (context.stage, context.exception_class) == ("produce", "OutputTooLarge")
     assert worker.alive()
+
+
+def test_a_dead_letter_the_topic_refuses_as_too_large_is_written_without_the_original(
+    settings: Settings, topics: Topics, worker: ProcessorWorker, consume: ConsumeFn
+) -> None:
+    """The broker (not the producer) refuses it: the dead-letter topic takes less than the
+    producer's ``message.max.bytes`` (a topic created by hand, or by another tool)."""
+    admin = AdminClient(admin_config(settings.kafka))
+    for future in admin.delete_topics([topics.raw_dead_letter], operation_timeout=30).values():
+        future.result()
+    small = NewTopic(topics.raw_dead_letter, 3, 1, config={"max.message.bytes": "65536"})
+    _created_when_the_deletion_is_done(admin, small)
+    body = b"{not json " + random.randbytes(200_000)  # lz4 cannot shrink it below the limit
+    _produce_on_partition_0(settings, topics, [(b"gh:big", body, raw_headers("big"))])
+
+    worker.start()
+    worker.wait_drained(topics.raw_webhooks)  # committed past it: no stall
+
+    dead = consume(topics.raw_dead_letter, 2, timeout=10)
+    assert [r.key() for r in dead] == [b"gh:big"]
+    assert not dead[0].value()  # the original is omitted ...
+    context = DeadLetterContext.from_headers(dead[0].headers() or [])
+    assert "dead letter too large" in context.exception_message  # ... and the context says so
+    assert (context.topic, context.partition) == (topics.raw_webhooks, 0)  # where to read it
+    assert worker.alive()
+
+
+def _created_when_the_deletion_is_done(admin: AdminClient, topic: NewTopic) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            admin.create_topics([topic], operation_timeout=30)[topic.topic].result()
+            return
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+            assert time.monotonic() < deadline, "the deleted topic never went away"
+            time.sleep(0.5)
