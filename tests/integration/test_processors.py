@@ -455,9 +455,10 @@ def _created_when_the_deletion_is_done(admin: AdminClient, topic: NewTopic) -> N
     while True:
         try:
             admin.create_topics([topic], operation_timeout=30)[topic.topic].result()
-            return
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
             assert time.monotonic() < deadline, "the deleted topic never went away"
             time.sleep(0.5)
+        else:
+            return
