@@ -37,7 +37,6 @@ import aiohttp
 import orjson
 import psycopg
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 
 from bench import connector_instances
 from bench.common import ROOT, stop, wait_http, write_result
@@ -47,7 +46,7 @@ from connectors.metrics import ConnectorMetrics
 from connectors.runner import ConnectorRunner
 from connectors.service import supervise
 from hookline.db import apply_migrations
-from hookline.kafka_clients import admin_config, ensure_topics, producer_config
+from hookline.kafka_clients import ensure_topics, producer_config
 from hookline.logs import configure_logging
 from hookline.metrics import new_registry
 from hookline.runtime import tune_garbage_collector
@@ -55,6 +54,7 @@ from hookline.settings import LogSettings, Settings
 from hookline.topics import Topics
 from sandbox.destination_api import TOKEN
 from tests.fakes.connector_harness import customer_event, until
+from tests.kafka_topics import topics_deleted_afterwards
 from tests.ports import free_port
 
 # Long enough that the consumer's first fetch and the ceiling's connection set-up are a
@@ -103,13 +103,8 @@ def fresh_topics(settings: Settings) -> Iterator[Settings]:
     prefix = f"bench{uuid.uuid4().hex[:10]}"
     kafka = settings.kafka.model_copy(update={"topic_prefix": prefix})
     ensure_topics(kafka, Topics(prefix).core(kafka.default_partitions))
-    try:
+    with topics_deleted_afterwards(kafka, prefix):
         yield settings.model_copy(update={"kafka": kafka})
-    finally:
-        admin = AdminClient(admin_config(kafka))
-        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix + ".")]
-        for future in admin.delete_topics(names, operation_timeout=30).values():
-            future.result()
 
 
 async def raw_ceiling(base_url: str) -> dict[str, float]:

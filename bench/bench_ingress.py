@@ -28,6 +28,7 @@ from hookline.kafka_clients import ensure_topics
 from hookline.settings import KafkaSettings
 from hookline.topics import Topics
 from tests.kafka_probe import records_written
+from tests.kafka_topics import topics_deleted_afterwards
 from tests.ports import free_port
 
 HEY = Path(os.environ.get("HEY", Path.home() / "go" / "bin" / "hey"))
@@ -97,31 +98,34 @@ def main() -> None:
     kafka = KafkaSettings()
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     topics = Topics(prefix)
-    ensure_topics(kafka, topics.core(kafka.default_partitions))
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as sources:
         sources.write(f'[sources.gh]\nprovider = "github"\nsecrets = ["{SECRET}"]\n')
 
-    bare_port, ingress_port = free_port(), free_port()
-    bare = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_app.py"), str(bare_port)])
-    ingress = start_ingress(ingress_port, prefix, Path(sources.name))
-    try:
-        wait_http(f"http://127.0.0.1:{ingress_port}/healthz")
-        url = "http://127.0.0.1:{}/webhooks/gh"
-        hey(url.format(bare_port), "-c", "8")  # warm-up both, discarded
-        hey(url.format(ingress_port), "-c", "8")
-        warm = records_written(kafka, [topics.raw_webhooks])
-        ceiling = hey(url.format(bare_port), "-c", CONNECTIONS)
-        peak = hey(url.format(ingress_port), "-c", CONNECTIONS)
-        half_rate = max(int(peak["requests_per_second"] / 2), 16)
-        # hey's workers are closed loops capped at -q each: enough of them that the cap,
-        # not the latency, sets the rate.
-        half = hey(url.format(ingress_port), "-c", "64", "-q", str(max(half_rate // 64, 1)))
-        time.sleep(1)
-        accepted = peak["statuses"].get(200, 0) + half["statuses"].get(200, 0)
-        stored = records_written(kafka, [topics.raw_webhooks]) - warm
-    finally:
-        stop(ingress)
-        stop(bare)
+    with topics_deleted_afterwards(kafka, prefix):
+        ensure_topics(kafka, topics.core(kafka.default_partitions))
+        bare_port, ingress_port = free_port(), free_port()
+        bare = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "bare_app.py"), str(bare_port)]
+        )
+        ingress = start_ingress(ingress_port, prefix, Path(sources.name))
+        try:
+            wait_http(f"http://127.0.0.1:{ingress_port}/healthz")
+            url = "http://127.0.0.1:{}/webhooks/gh"
+            hey(url.format(bare_port), "-c", "8")  # warm-up both, discarded
+            hey(url.format(ingress_port), "-c", "8")
+            warm = records_written(kafka, [topics.raw_webhooks])
+            ceiling = hey(url.format(bare_port), "-c", CONNECTIONS)
+            peak = hey(url.format(ingress_port), "-c", CONNECTIONS)
+            half_rate = max(int(peak["requests_per_second"] / 2), 16)
+            # hey's workers are closed loops capped at -q each: enough of them that the cap,
+            # not the latency, sets the rate.
+            half = hey(url.format(ingress_port), "-c", "64", "-q", str(max(half_rate // 64, 1)))
+            time.sleep(1)
+            accepted = peak["statuses"].get(200, 0) + half["statuses"].get(200, 0)
+            stored = records_written(kafka, [topics.raw_webhooks]) - warm
+        finally:
+            stop(ingress)
+            stop(bare)
     result = {
         "ceiling_bare_aiohttp": ceiling,
         "ingress_peak": peak,

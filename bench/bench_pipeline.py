@@ -46,6 +46,7 @@ from ingress.sources import load_sources
 from launcher.demo_config import packaged
 from tests.conftest import create_database, drop_database
 from tests.integration.demo_run import metric_total
+from tests.kafka_topics import delete_topics_with_prefix
 from tests.ports import free_port
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
@@ -78,10 +79,12 @@ class Pipeline:
 
     def __init__(self, settings: Settings, database: str, tmp: Path) -> None:
         self.ports = {n: free_port() for n in ("ingress", "metrics", "processors", "connectors")}
+        self.prefix = f"bench{uuid.uuid4().hex[:8]}"
+        self.kafka = settings.kafka.model_copy(update={"topic_prefix": self.prefix})
         (tmp / "connectors.toml").write_text(WAREHOUSE_ONLY)
         self.env = {
             **os.environ,
-            "HOOKLINE_KAFKA__TOPIC_PREFIX": f"bench{uuid.uuid4().hex[:8]}",
+            "HOOKLINE_KAFKA__TOPIC_PREFIX": self.prefix,
             "HOOKLINE_POSTGRES__DATABASE": database,
             "HOOKLINE_INGRESS__PORT": str(self.ports["ingress"]),
             "HOOKLINE_INGRESS__METRICS_PORT": str(self.ports["metrics"]),
@@ -115,8 +118,10 @@ class Pipeline:
         return {"forwarded_by_processors": forwarded, "written_by_warehouse": written}
 
     def stop(self) -> None:
+        """Stop the services, then delete this run's topics."""
         for process in reversed(self.processes):
             stop(process)
+        delete_topics_with_prefix(self.kafka, self.prefix)
 
 
 async def send_open_loop(url: str, requests: list[Request], rate: float) -> list[Sent]:

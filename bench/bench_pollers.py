@@ -30,6 +30,7 @@ from pollers.adapters.shopify import ShopifyPollConfig
 from pollers.config import PollerConfig
 from pollers.service import open_service
 from sandbox.shopify import TOKEN, FakeShopify
+from tests.kafka_topics import topics_deleted_afterwards
 
 CHANGED_SHARE = 0.10
 
@@ -85,8 +86,9 @@ def main() -> None:
     )
     try:
         apply_migrations(settings.postgres.conninfo())
-        ensure_topics(settings.kafka, Topics(prefix).core(1))
-        result = asyncio.run(measure(settings, records))
+        with topics_deleted_afterwards(settings.kafka, prefix):
+            ensure_topics(settings.kafka, Topics(prefix).core(1))
+            result = asyncio.run(measure(settings, records))
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -17,6 +17,7 @@ from hookline.db import apply_migrations, create_pool
 from hookline.kafka_clients import admin_config, consumer_config, ensure_topics
 from hookline.settings import KafkaSettings, PostgresSettings, Settings
 from hookline.topics import Topics
+from tests.kafka_topics import delete_topics_with_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -61,7 +62,7 @@ def settings(base_settings: Settings, kafka_available: KafkaSettings) -> Iterato
     prefix = unique()
     kafka = kafka_available.model_copy(update={"topic_prefix": prefix, "default_partitions": 3})
     yield base_settings.model_copy(update={"kafka": kafka})
-    _delete_topics_with_prefix(kafka, prefix)
+    delete_topics_with_prefix(kafka, prefix)
 
 
 @pytest.fixture
@@ -70,19 +71,6 @@ def topics(settings: Settings) -> Topics:
     names = Topics(settings.kafka.topic_prefix)
     ensure_topics(settings.kafka, names.core(settings.kafka.default_partitions))
     return names
-
-
-def _delete_topics_with_prefix(kafka: KafkaSettings, prefix: str) -> None:
-    admin = AdminClient(admin_config(kafka))
-    try:
-        # "{prefix}." ours, "{prefix}-" faust's (the dedupe changelog, the assignor's topic)
-        topics = admin.list_topics(timeout=5).topics
-        names = [t for t in topics if t.startswith((prefix + ".", prefix + "-"))]
-        if names:
-            for future in admin.delete_topics(names, operation_timeout=10).values():
-                future.result()
-    except Exception:  # noqa: S110 - cleanup is best effort; the broker may be down
-        pass
 
 
 ConsumeFn = Callable[..., list[Message]]

@@ -38,10 +38,11 @@ from processors.app import app_id
 from sandbox.hubspot import FakeHubSpot
 from sandbox.shopify import TOKEN as SHOP_TOKEN
 from sandbox.shopify import FakeShopify
-from tests.conftest import ROOT, _delete_topics_with_prefix, drop_database, unique
+from tests.conftest import ROOT, drop_database, unique
 from tests.ingress_client import post_webhook
 from tests.integration.demo_run import DEMO_CONFIG, flows_secrets
 from tests.kafka_probe import records_written
+from tests.kafka_topics import delete_topics_with_prefix
 from tests.ports import free_port
 
 T = TypeVar("T")
@@ -319,5 +320,5 @@ def isolated_pipeline(
         with running_pipeline(settings, own_postgres.conninfo(), tmp, env) as pipeline:
             yield pipeline
     finally:
-        _delete_topics_with_prefix(kafka, prefix)
+        delete_topics_with_prefix(kafka, prefix)
         drop_database(postgres, database)
