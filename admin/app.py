@@ -34,9 +34,11 @@ from admin.routing import Call, Reply, Route, register
 from admin.state import INGRESS_COUNTS, LIMITER, POOL, SETTINGS, SIGNER
 from hookline.db import create_pool
 from hookline.logs import get_logger
+from hookline.outages import DISPLAY_NAMES, unavailable_dependency
 from hookline.settings import Settings
 
 SUPPORTED_VERSIONS = frozenset({API_VERSION})
+RETRY_AFTER_SECONDS = 5  # a 503's hint: PostgreSQL or Kafka unreachable for now
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _CODES = {
     400: "bad_request",
@@ -99,13 +101,30 @@ async def envelope_middleware(
         keep = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         response = error(request, exc.status, [Problem(code, exc.reason)], keep)
     except Exception as exc:  # the boundary: a class name in the log, no traceback anywhere
-        get_logger("hookline.admin").error(
-            "request failed", error=type(exc).__name__, path=request.path, request_id=rid
-        )
-        response = error(request, 500, [Problem("internal_error", "internal error")])
+        response = _unexpected(request, exc, rid)
     response.headers[REQUEST_ID_HEADER] = rid
     response.headers[VERSION_HEADER] = API_VERSION
     return response
+
+
+def _unexpected(request: web.Request, exc: Exception, rid: str) -> web.Response:
+    """503 with Retry-After when PostgreSQL or Kafka cannot be reached for now (the
+    client may try again; a console can say so), else 500."""
+    dependency = unavailable_dependency(exc)
+    log = get_logger("hookline.admin")
+    if dependency is None:
+        log.error("request failed", error=type(exc).__name__, path=request.path, request_id=rid)
+        return error(request, 500, [Problem("internal_error", "internal error")])
+    log.warning(
+        "request failed: dependency unreachable",
+        dependency=dependency,
+        error=type(exc).__name__,
+        path=request.path,
+        request_id=rid,
+    )
+    message = f"{DISPLAY_NAMES[dependency]} is unreachable for now; try again"
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return error(request, 503, [Problem("unavailable", message)], retry)
 
 
 def _check_version(request: web.Request) -> None:

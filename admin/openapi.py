@@ -2,7 +2,7 @@
 the handlers validate and answer with (pydantic's JSON Schema is OpenAPI 3.1's dialect).
 
 Every operation lists its success envelope, the error envelope for 400/401/403/404/409/
-422/500, its security (JWT bearer or API key; none for public routes), its query
+422/429/500/503, its security (JWT bearer or API key; none for public routes), its query
 parameters (one per field of its query model) and its request body.
 """
 
@@ -41,6 +41,7 @@ _ERRORS = {
     "422": "Validation failed; one error per field.",
     "429": "Over the client's request rate; see Retry-After.",
     "500": "Internal error (never a traceback).",
+    "503": "PostgreSQL or Kafka unreachable for now; nothing was changed; see Retry-After.",
 }
 
 

@@ -42,7 +42,7 @@ from hookline.digest import DigestSender, parse_at
 from hookline.kafka_clients import AsyncProducer, consumer_config, producer_config
 from hookline.lag import LagMonitor, watch_lag
 from hookline.logs import get_logger
-from hookline.outages import KAFKA, POSTGRESQL, first_error, unavailable_dependency
+from hookline.outages import DISPLAY_NAMES, first_error, unavailable_dependency
 from hookline.settings import Settings
 from hookline.topics import Topics
 from hookline.tracing import create_tracer
@@ -230,9 +230,8 @@ class _Supervisor:
             after_s=round(took, 1),
         )
         if self._schedule.take_recovery_alert():
-            summary = (
-                f"{self._name}: {_NAMES[outage.dependency]} reachable again after {took:.0f} s"
-            )
+            name = DISPLAY_NAMES[outage.dependency]
+            summary = f"{self._name}: {name} reachable again after {took:.0f} s"
             await self._alerter.alert(Alert(self._name, "dependency_recovered", summary))
 
     async def failed(self, exc: Exception) -> float:
@@ -267,7 +266,7 @@ class _Supervisor:
         if self._schedule.take_outage_alert():
             seconds = self._schedule.outage_seconds()
             summary = (
-                f"{self._name}: {_NAMES[dependency]} unreachable for {seconds:.0f} s; "
+                f"{self._name}: {DISPLAY_NAMES[dependency]} unreachable for {seconds:.0f} s; "
                 "delivery is paused and resumes by itself, nothing is lost"
             )
             alert = Alert(self._name, "dependency_unavailable", summary, {"error": error})
@@ -287,9 +286,6 @@ class _Supervisor:
     async def close(self) -> None:
         self._running.set(0)
         await self._cancel_outage_alert()
-
-
-_NAMES = {POSTGRESQL: "PostgreSQL", KAFKA: "Kafka"}
 
 
 async def run_connectors(

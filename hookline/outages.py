@@ -16,6 +16,8 @@ from hookline.kafka_clients import PublishError
 
 POSTGRESQL = "postgresql"
 KAFKA = "kafka"
+#: How a dependency is named in a sentence (an alert, an API error).
+DISPLAY_NAMES = {POSTGRESQL: "PostgreSQL", KAFKA: "Kafka"}
 
 #: SQLSTATEs of a server going away or not accepting connections yet: class 08
 #: (connection exception) and the shutdown / start-up codes of class 57.

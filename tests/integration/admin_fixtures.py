@@ -50,13 +50,17 @@ def admin_config(settings: Settings, fresh_database: PostgresSettings) -> Settin
     return admin_settings(settings, fresh_database)
 
 
-async def start_admin(config: Settings, *, index: bool = False) -> Admin:
+async def start_admin(
+    config: Settings, *, index: bool = False, serve: Settings | None = None
+) -> Admin:
+    """Users and keys made in ``config``'s database; the app run with ``serve`` (default:
+    ``config``: another route to the same database, say)."""
     conninfo = config.postgres.conninfo()
     create_user(conninfo, "ada", PASSWORD, "admin")
     create_user(conninfo, "otto", PASSWORD, "operator")
     roles: tuple[Role, ...] = ("viewer", "operator", "admin")
     keys: dict[str, str] = {r: create_key(conninfo, f"{r}-key", r, None) for r in roles}
-    client = TestClient(TestServer(create_app(config, index_dead_letters=index)))
+    client = TestClient(TestServer(create_app(serve or config, index_dead_letters=index)))
     await client.start_server()
     return Admin(client, config, keys)
 

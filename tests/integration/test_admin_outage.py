@@ -1,0 +1,55 @@
+"""While PostgreSQL is unreachable the admin API answers 503 ``unavailable`` with
+Retry-After (a console can say "try again"), not 500; it answers again once it is back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from hookline.settings import Settings
+from tests.integration.admin_fixtures import admin_config, start_admin
+from tests.tcp_proxy import tcp_proxy
+
+__all__ = ["admin_config"]
+
+
+async def test_postgres_unreachable_is_a_503_with_retry_after_then_answers_again(
+    admin_config: Settings,
+) -> None:
+    pg = admin_config.postgres
+    async with tcp_proxy(pg.host, pg.port) as proxy:
+        # A request waits 2 s (30 by default) for a connection before it gives up.
+        through_proxy = pg.model_copy(update={"port": proxy.port, "pool_timeout_seconds": 2.0})
+        serve = admin_config.model_copy(update={"postgres": through_proxy})
+        admin = await start_admin(admin_config, serve=serve)
+        viewer = admin.as_role("viewer")
+        try:
+            ok = await admin.client.get("/api/v1/sync-runs", headers=viewer)
+            assert ok.status == 200, await ok.text()
+
+            await proxy.cut()
+            down = await admin.client.get("/api/v1/sync-runs", headers=viewer)
+            text = await down.text()
+            assert down.status == 503, text
+            assert down.headers["Retry-After"] == "5"
+            assert down.headers["X-Request-Id"]
+            [problem] = (await down.json())["errors"]
+            assert problem["code"] == "unavailable"
+            assert "PostgreSQL is unreachable" in problem["message"]
+            assert "Traceback" not in text
+            assert "password" not in text.lower()
+
+            await proxy.restore()
+            # As a client told Retry-After would: the pool may hand out a connection the
+            # cut broke once more (it is discarded then), never a wrong answer.
+            statuses = []
+            deadline = time.monotonic() + 15
+            while not statuses or statuses[-1] != 200:
+                assert time.monotonic() < deadline, statuses
+                await asyncio.sleep(0.2 if statuses else 0)
+                statuses.append(
+                    (await admin.client.get("/api/v1/sync-runs", headers=viewer)).status
+                )
+            assert set(statuses) <= {503, 200}, statuses
+        finally:
+            await admin.client.close()
