@@ -33,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 from hookline.alerts import Alert, AlertSink
 from hookline.db import create_pool
 from hookline.logs import get_logger
+from hookline.outages import unavailable_dependency
 from hookline.settings import PostgresSettings
 
 log = get_logger("hookline.digest")
@@ -201,8 +202,12 @@ class DigestSender:
         while not stop.is_set():
             try:
                 await self.send_due()
-            except Exception:  # the database may be away for a while: try again later
-                log.exception("digest check failed")
+            except Exception as exc:  # tried again at the next check
+                dependency = unavailable_dependency(exc)
+                if dependency is None:
+                    log.exception("digest check failed")
+                else:  # an outage, not a defect: one line, no traceback
+                    log.warning("digest check failed", dependency=dependency, error=str(exc))
             with suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), check_every_seconds)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from psycopg_pool import AsyncConnectionPool
+from structlog.testing import capture_logs
 
 from connectors.call_log import CallTally
 from connectors.errors import DeliveryError
@@ -17,9 +18,13 @@ from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
 from connectors.state import BatchRun, StateStore
 from hookline.alerts import Alert
+from hookline.db import create_pool
 from hookline.digest import DigestSender, compute, render, window
 from hookline.metrics import new_registry
+from hookline.settings import PostgresSettings
 from sandbox.destination_api import TOKEN, FakeDestinationApi, Reply
+from tests.fakes.connector_harness import until
+from tests.tcp_proxy import tcp_proxy
 
 DAY = date(2026, 3, 10)
 NOON = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -164,3 +169,34 @@ async def test_two_instances_send_each_days_digest_once(
         "Daily digest for 2026-03-11 (UTC)",
     ]
     assert {a.kind for a in sent} == {"daily_digest"}
+
+
+async def test_a_database_outage_is_one_warning_per_check_and_the_digest_goes_out_after(
+    fresh_database: PostgresSettings,
+) -> None:
+    async with tcp_proxy(fresh_database.host, fresh_database.port) as proxy:
+        through = fresh_database.model_copy(update={"port": proxy.port, "pool_timeout_seconds": 1})
+        pool = create_pool(through, autocommit=True)
+        await pool.open(wait=True)
+        sink, stop = Recording(), asyncio.Event()
+        now = datetime(2026, 3, 11, 8, tzinfo=UTC)  # the digest of March 10 is due
+        sender = DigestSender(pool, sink, time(7, tzinfo=UTC), "i0", lambda: now)
+        try:
+            await proxy.cut()
+            with capture_logs() as logs:
+                task = asyncio.create_task(sender.run(stop, check_every_seconds=0.2))
+                await until(
+                    lambda: len([x for x in logs if x["event"] == "digest check failed"]) >= 2,
+                    what="two failed checks",
+                )
+                await proxy.restore()
+                await until(lambda: bool(sink.sent), what="the digest sent")
+            stop.set()
+            await task
+        finally:
+            await pool.close()
+    failed = [x for x in logs if x["event"] == "digest check failed"]
+    assert {x["log_level"] for x in failed} == {"warning"}
+    assert {x["dependency"] for x in failed} == {"postgresql"}
+    assert all("exc_info" not in x for x in failed)  # an outage: no traceback
+    assert len(sink.sent) == 1
