@@ -103,6 +103,7 @@ def _wrap(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]
         try:
             call.principal = await _authenticate(request, route)
             request.app[LIMITER].take(_client(request, call.principal))
+            _refuse_nul(dict(request.match_info), "path")
             call.query = _validated(route.query, dict(request.query), "query")
             if route.body is not None:
                 raw = await _json_body(request)
@@ -163,7 +164,35 @@ async def _json_body(request: web.Request) -> Any:
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
 
 
+def _refuse_nul(raw: Any, where: str) -> None:
+    """422 for a NUL character anywhere in the input: PostgreSQL's text cannot hold one,
+    so it would otherwise fail deep in a query (a 500) or in a connector later."""
+    found = _nul_at(raw)
+    if found is not None:
+        field = ".".join(found) or where
+        raise ApiError(422, "validation_error", "must not contain NUL characters", field=field)
+
+
+def _nul_at(value: Any) -> list[str] | None:
+    """The path to the first string (or key) holding a NUL character, or None."""
+    if isinstance(value, str):
+        return [] if "\x00" in value else None
+    items: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    for key, inner in items:
+        if isinstance(key, str) and "\x00" in key:
+            return [key.replace("\x00", "\\u0000")]
+        found = _nul_at(inner)
+        if found is not None:
+            return [str(key), *found]
+    return None
+
+
 def _validated(model: type[BaseModel] | None, raw: Any, where: str) -> Any:
+    _refuse_nul(raw, where)
     if model is None:
         if where == "query" and raw:
             name = next(iter(raw))

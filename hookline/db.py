@@ -73,17 +73,20 @@ def apply_migrations(conninfo: str, directory: Path | None = None) -> list[int]:
     return applied_now
 
 
-def create_pool(settings: PostgresSettings, *, autocommit: bool = False) -> AsyncConnectionPool:
+def create_pool(
+    settings: PostgresSettings, *, autocommit: bool = False, timeout: float | None = None
+) -> AsyncConnectionPool:
     """An unopened pool; open it in the service's startup (``await pool.open()``).
 
     ``autocommit``: for callers whose every statement is atomic on its own, where a
     transaction around each would cost two more round trips (BEGIN, COMMIT).
+    ``timeout``: how long a caller waits for a connection (default: the settings').
     """
     return AsyncConnectionPool(
         settings.conninfo(),
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         kwargs={"autocommit": autocommit},
-        timeout=settings.pool_timeout_seconds,
+        timeout=settings.pool_timeout_seconds if timeout is None else timeout,
         open=False,
     )

@@ -23,8 +23,8 @@ DISPLAY_NAMES = {POSTGRESQL: "PostgreSQL", KAFKA: "Kafka"}
 #: (connection exception) and the shutdown / start-up codes of class 57.
 _PG_GONE = ("08", "57P01", "57P02", "57P03")
 
-#: librdkafka's local codes for "no broker answered", besides the errors it marks
-#: retriable itself.
+#: librdkafka's codes for "no broker answered" or "the group must be joined again",
+#: besides the errors it marks retriable itself.
 _KAFKA_UNREACHABLE = frozenset(
     {
         KafkaError._TRANSPORT,
@@ -41,6 +41,11 @@ _KAFKA_UNREACHABLE = frozenset(
         KafkaError.REQUEST_TIMED_OUT,
         KafkaError.NETWORK_EXCEPTION,
         KafkaError.NOT_ENOUGH_REPLICAS,
+        # The group forgot this member while the broker was away (its session timed out):
+        # a commit fails with these, and the member rejoins on its next poll.
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.REBALANCE_IN_PROGRESS,
     }
 )
 

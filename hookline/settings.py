@@ -245,6 +245,13 @@ class AdminSettings(BaseModel):
     refresh_token_seconds: int = Field(
         7 * 24 * 3600, ge=3600, description="Lifetime of a refresh token (rotated on each use)."
     )
+    database_wait_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How long a request waits for a database connection before it is "
+        "answered 503 unavailable (with Retry-After): while PostgreSQL is unreachable, an "
+        "operator hears so in seconds (the other services wait postgres.pool_timeout_seconds).",
+    )
     index_dead_letters: bool = Field(
         True,
         description="Run the dead-letter indexer (a consumer of every dead-letter topic "

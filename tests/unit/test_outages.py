@@ -26,7 +26,9 @@ from hookline.outages import KAFKA, POSTGRESQL, first_error, unavailable_depende
         (KafkaException(KafkaError(KafkaError._ALL_BROKERS_DOWN)), KAFKA),
         (KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT)), KAFKA),
         (KafkaException(KafkaError(KafkaError.COORDINATOR_NOT_AVAILABLE)), KAFKA),
+        (KafkaException(KafkaError(KafkaError.UNKNOWN_MEMBER_ID)), KAFKA),  # a broker restart
         (KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)), None),
+        (KafkaException(KafkaError(KafkaError.FENCED_INSTANCE_ID)), None),  # two same ids
         (KafkaException(KafkaError(KafkaError._TRANSPORT, fatal=True)), None),
         (PublishError("Local: Message timed out"), KAFKA),
         (PublishError("Broker: Message size too large", refused=True), None),
