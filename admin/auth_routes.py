@@ -12,6 +12,7 @@ from admin import auth_store
 from admin.audit import list_audit
 from admin.auth import Role, dummy_password_check, new_api_key, password_matches
 from admin.errors import ApiError, not_found
+from admin.ids import id_number
 from admin.routing import Call, Reply, Route
 from admin.state import POOL, SETTINGS, SIGNER
 
@@ -159,11 +160,8 @@ async def create_key(call: Call) -> Reply:
 async def revoke_key(call: Call) -> Reply:
     raw = call.path("id")
     call.audit_target = f"key:{raw}"
-    row = (
-        await auth_store.revoke_key(call.request.app[POOL], int(raw))
-        if raw.isdigit() and len(raw) < 18
-        else None
-    )
+    number = id_number(raw)
+    row = None if number is None else await auth_store.revoke_key(call.request.app[POOL], number)
     if row is None:
         raise not_found("API key")
     return Reply(ApiKey.model_validate(row).model_dump(mode="json"))

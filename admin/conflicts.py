@@ -18,6 +18,7 @@ from admin import keyset
 from admin.conflict_resolution import ResolveRequest, resolve
 from admin.dead_letters.models import Name, PageParams
 from admin.errors import not_found
+from admin.ids import id_number
 from admin.routing import Call, Reply, Route
 from admin.state import POOL
 
@@ -83,10 +84,10 @@ async def list_conflicts(call: Call) -> Reply:
 
 
 def _conflict_id(call: Call) -> int:
-    text = call.path("id")
-    if not (text.isdigit() and len(text) <= 18):
+    number = id_number(call.path("id"))
+    if number is None:
         raise not_found("conflict")
-    return int(text)
+    return number
 
 
 async def get_conflict(call: Call) -> Reply:

@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from admin import keyset
 from admin.dead_letters.models import DeadLetterQuery
 from admin.errors import ApiError
+from admin.ids import INTEGER_DIGITS, id_number
 
 FROM = (
     " FROM dead_letters d LEFT JOIN dead_letter_replays r ON r.dlq_topic = d.topic"
@@ -60,9 +61,10 @@ async def page(pool: AsyncConnectionPool, query: DeadLetterQuery) -> keyset.Page
 def parse_id(text: str) -> tuple[str, int, int]:
     topic, _, rest = text.partition(":")
     partition, _, offset = rest.partition(":")
-    if not (topic and partition.isdigit() and offset.isdigit() and len(text) <= 300):
+    number, position = id_number(partition, INTEGER_DIGITS), id_number(offset)
+    if not (topic and number is not None and position is not None and len(text) <= 300):
         raise ApiError(404, "not_found", "dead letter not found (ids are topic:partition:offset)")
-    return topic, int(partition), int(offset)
+    return topic, number, position
 
 
 async def get(pool: AsyncConnectionPool, topic: str, partition: int, offset: int) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 from admin import keyset
 from admin.dead_letters.models import DeadLetterFilter
 from admin.errors import ApiError, not_found
+from admin.ids import id_number
 from admin.replay_jobs import store
 from admin.replay_jobs.models import ReplayJob, ReplayJobQuery, ReplayJobRequest
 from admin.routing import Call, Reply, Route
@@ -28,9 +29,10 @@ def _job(row: dict[str, Any]) -> dict[str, Any]:
 def _job_id(call: Call) -> int:
     text = call.path("id")
     call.audit_target = f"replay-job:{text[:40]}"
-    if not (text.isdigit() and len(text) <= 18):
+    number = id_number(text)
+    if number is None:
         raise not_found("replay job")
-    return int(text)
+    return number
 
 
 async def create_job(call: Call) -> Reply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import quote
 
 import jwt
 import psycopg
@@ -246,3 +247,24 @@ async def test_a_nul_character_anywhere_is_422_and_creates_nothing(admin_api: Ad
         [problem] = (await answer.json())["errors"]
         assert (problem["code"], problem["field"]) == ("validation_error", field), path
     assert keys() == before
+
+
+@pytest.mark.parametrize("number", ["\u00b3", "\u0663", "9" * 19, "-1", "+1", " 1"])
+async def test_an_id_that_is_not_a_plain_number_in_range_is_404(
+    admin_api: Admin, number: str
+) -> None:
+    """Found by schemathesis: ``"³".isdigit()`` is True and ``int("³")`` raises (a 500);
+    19 digits overflow a bigint (a 500 from PostgreSQL)."""
+    client, headers = admin_api.client, admin_api.as_role("admin")
+    segment = quote(number, safe="")
+    for method, path in [
+        ("get", f"/api/v1/conflicts/{segment}"),
+        ("get", f"/api/v1/dead-letters/replay-jobs/{segment}"),
+        ("post", f"/api/v1/dead-letters/replay-jobs/{segment}/cancel"),
+        ("delete", f"/api/v1/api-keys/{segment}"),
+        ("get", f"/api/v1/dead-letters/hookline.raw.webhooks.dlq:{segment}:0"),
+        ("get", f"/api/v1/dead-letters/hookline.raw.webhooks.dlq:0:{segment}"),
+    ]:
+        answer = await client.request(method, path, headers=headers)
+        assert answer.status == 404, (method, path, await answer.text())
+        assert (await answer.json())["errors"][0]["code"] == "not_found"
