@@ -176,6 +176,28 @@ async def test_customers_round_trip_typed(warehouse: Warehouse, pool: AsyncConne
     assert (row["tags"], row["created_at"]) == (["lead"], at(1))
 
 
+async def test_a_nul_character_is_stored_as_the_replacement_character(
+    warehouse: Warehouse, pool: AsyncConnectionPool
+) -> None:
+    """PostgreSQL's text and JSONB refuse U+0000 (SQLSTATE 22021 / 22P05): without the
+    replacement the change would be dead-lettered on every replay."""
+    customer = Customer(
+        id="shopify:nul",
+        updated_at=at(3),
+        first_name="Bo\x00b",
+        tags=("a\x00",),
+        properties={"note\x00": "x\x00y"},
+        created_at=at(1),
+    )
+    event = await push(warehouse, customer)
+    [row] = await rows(pool, "SELECT * FROM warehouse.customers")
+    assert row["first_name"] == "Bo\ufffdb"
+    assert row["tags"] == ["a\ufffd"]
+    assert row["properties"] == {"note\ufffd": "x\ufffdy"}
+    assert row["event"]["data"]["first_name"] == "Bo\ufffdb"
+    assert row["event_id"] == event.id
+
+
 async def test_payments_and_refunds_round_trip_typed(
     warehouse: Warehouse, pool: AsyncConnectionPool
 ) -> None:
