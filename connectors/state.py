@@ -31,6 +31,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from connectors.conflicts import AppliedState
 from connectors.destinations.base import Change
+from schemas.text import json_without_nul, without_nul
 
 T = TypeVar("T")
 
@@ -90,13 +91,13 @@ def _as_is(encoded: bytes) -> bytes:
 
 
 def _json(value: Any) -> Jsonb:
-    return Jsonb(value, dumps=orjson.dumps)
+    return Jsonb(without_nul(value), dumps=orjson.dumps)  # schemas.text
 
 
 def _rows_document(changes: list[Change]) -> str:
     """The rows of ``_SAVE_MANY`` as one JSON array; each state embedded as the runner
     encoded it, when it did (not encoded again)."""
-    return orjson.dumps(
+    document = orjson.dumps(
         [
             {
                 "k": c.entity_key,
@@ -108,13 +109,14 @@ def _rows_document(changes: list[Change]) -> str:
             }
             for c in changes
         ]
-    ).decode()
+    )
+    return json_without_nul(document).decode()  # schemas.text: PostgreSQL refuses U+0000
 
 
 def _state_json(change: Change) -> Jsonb:
     """The change's state, as the runner encoded it when there is that."""
     if change.encoded is not None:
-        return Jsonb(change.encoded, dumps=_as_is)
+        return Jsonb(json_without_nul(change.encoded), dumps=_as_is)
     return _json(change.state)
 
 

@@ -21,6 +21,7 @@ from schemas.events import (
     TRACE_CONTEXT_ATTRIBUTES,
     CloudEvent,
 )
+from schemas.text import json_without_nul
 
 Normalise = Callable[[RawEvent], list[CloudEvent]]
 
@@ -126,4 +127,5 @@ def to_output(
         else:
             body["tracestate"] = tracestate
             headers = (*headers, (TRACESTATE, tracestate.encode()))
-    return Output(topics.events(event.family), event.subject.encode(), orjson.dumps(body), headers)
+    value = json_without_nul(orjson.dumps(body))  # schemas.text: never U+0000
+    return Output(topics.events(event.family), event.subject.encode(), value, headers)

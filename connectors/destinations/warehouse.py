@@ -28,8 +28,8 @@
 - **Idempotency**: the entity ID and the version guard make every write idempotent; the
   idempotency key is not needed (the CloudEvent ``id`` is stored as ``event_id``).
 - **U+0000**: PostgreSQL's text and JSONB cannot hold it; it is stored as U+FFFD (the
-  replacement character) in every column and in ``event``, so such a change is written
-  rather than refused.
+  replacement character) in every column and in ``event`` (:mod:`schemas.text`), so such
+  a change is written rather than refused.
 - **Errors**: a change PostgreSQL refuses as invalid data (SQLSTATE classes 22 and 23,
   e.g. a number out of range) or one that is not a valid canonical entity is permanent
   (dead-lettered); any other database error (connection lost, pool exhausted, deadlock,
@@ -74,6 +74,7 @@ from schemas.events import (
     Product,
     Refund,
 )
+from schemas.text import without_nul
 
 SCHEMA = "warehouse"
 EVENT_FIELD = "cloudevent"  # the key of the state holding the CloudEvent as received
@@ -301,36 +302,6 @@ TABLES: dict[str, _Table] = {
 
 
 # --- writing -----------------------------------------------------------------------------
-
-NUL_REPLACEMENT = "\ufffd"
-
-
-def without_nul(value: Any) -> Any:
-    """``value`` with every U+0000 in its strings (and keys) replaced by U+FFFD; the same
-    object when it holds none (nearly always: nothing is copied then). PostgreSQL's text
-    and JSONB cannot store U+0000, and a change refused for it would be dead-lettered,
-    replay after replay."""
-    return _replace_nul(value) if _holds_nul(value) else value
-
-
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
-
-
-def _replace_nul(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("\x00", NUL_REPLACEMENT)
-    if isinstance(value, dict):
-        return {_replace_nul(k): _replace_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace_nul(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True, slots=True)

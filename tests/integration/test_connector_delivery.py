@@ -243,3 +243,27 @@ async def test_a_partial_snapshot_patches_only_the_fields_it_carries(
     assert [c.method for c in fake_api.calls_for(ENTITY)] == ["PUT", "PATCH"]
     state = fake_api.state[ENTITY]
     assert (state["email"], state["first_name"], state["phone"]) == ("a@example.com", "Ada", "2")
+
+
+async def test_a_change_whose_text_holds_nul_is_applied_and_its_state_stored(
+    connector_settings: Settings, fake_api: FakeDestinationApi
+) -> None:
+    """Straight onto the normalised topic (another producer's, an older version's): the
+    processors write no U+0000 any more. Before, the destination took the change, the
+    applied state's insert failed (PostgreSQL's JSONB cannot hold U+0000) and the
+    connector failed on every restart, its partition stuck behind the change."""
+    topics = Topics(connector_settings.kafka.topic_prefix)
+    config = connector_config("crm", fake_api.base_url)
+    events = [customer_event("nul", 1, first_name="A\x00B"), customer_event("after", 1)]
+    async with running_connector(connector_settings, config) as conn:
+        produce(connector_settings, topics.events("customer"), events)
+        await until(lambda: conn.count("applied") == 2, what="both applied")
+        assert conn.sample("hookline_connector_restarts_total", cause="error") == 0
+        produce(connector_settings, topics.events("customer"), events[:1])  # the same again
+        await until(lambda: conn.count("skipped_unchanged") == 1, what="the repeat skipped")
+    with psycopg.connect(connector_settings.postgres.conninfo()) as pg:
+        [(stored,)] = pg.execute(
+            "SELECT state::text FROM connector_entity_state WHERE entity_key LIKE %s",
+            ("%nul%",),
+        ).fetchall()
+    assert "A\ufffdB" in stored
