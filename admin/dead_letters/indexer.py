@@ -31,6 +31,7 @@ from hookline.logs import get_logger
 from hookline.replay import DeadLetter
 from hookline.settings import Settings
 from schemas.events import EVENT_ID_HEADER
+from schemas.text import without_nul
 
 _BATCH = 500
 _METADATA_REFRESH_MS = 5000  # how soon a new connector's dead-letter topic is subscribed
@@ -96,8 +97,11 @@ class DeadLetterIndexer:
             consumer.close()
 
     def _write(self, conn: psycopg.Connection[Any], messages: list[Message]) -> None:
+        # A dead letter's texts come from what failed (a provider's ids, an error quoting
+        # its input): U+0000, which PostgreSQL's text refuses, would stop the index there.
+        rows = [tuple(without_nul(v) for v in self._row(m)) for m in messages]
         with conn.transaction(), conn.cursor() as cursor:
-            cursor.executemany(_INSERT, [self._row(m) for m in messages])
+            cursor.executemany(_INSERT, rows)
 
     def _row(self, msg: Message) -> tuple[Any, ...]:
         letter = DeadLetter.from_message(msg)

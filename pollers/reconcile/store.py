@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from pollers.reconcile.compare import Mismatch, view
+from schemas.text import without_nul
 
 _UPSERT = """
 INSERT INTO reconcile_mismatches
@@ -38,7 +39,10 @@ WHERE reconciliation = %s AND pair = %s AND family = %s AND status = 'open'
 
 
 def _json(value: object) -> Jsonb | None:
-    return None if value is None else Jsonb(value, dumps=lambda v: orjson.dumps(v).decode())
+    """Values read from the systems compared: U+0000 (PostgreSQL refuses it) as U+FFFD."""
+    if value is None:
+        return None
+    return Jsonb(without_nul(value), dumps=lambda v: orjson.dumps(v).decode())
 
 
 class MismatchStore:

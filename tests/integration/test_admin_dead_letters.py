@@ -7,6 +7,7 @@ import asyncio
 import time
 from typing import Any
 
+import orjson
 import psycopg
 from confluent_kafka import Producer
 
@@ -95,11 +96,18 @@ async def test_cursor_of_other_filters_is_refused(admin_api: Admin) -> None:
     assert garbage.status == 400
 
 
-def produce_dead_letter(settings: Settings, connector: str, key: bytes) -> None:
+def produce_dead_letter(
+    settings: Settings,
+    connector: str,
+    key: bytes,
+    value: bytes = b'{"id": "o-1"}',
+    error: Exception | None = None,
+) -> None:
     topics = Topics(settings.kafka.topic_prefix)
-    record = SourceRecord(topics.events("order"), 0, 7, key, b'{"id": "o-1"}', [("a", b"b")], None)
+    record = SourceRecord(topics.events("order"), 0, 7, key, value, [("a", b"b")], None)
+    error = error or ValueError("rejected")
     context = build_context(
-        record, stage="deliver", component=connector, error=ValueError("rejected"), http_status=422
+        record, stage="deliver", component=connector, error=error, http_status=422
     )
     producer = Producer(producer_config(settings.kafka, "test"))
     producer.produce(
@@ -165,6 +173,22 @@ async def test_replay_reaches_that_connectors_retry_topic_only_and_marks_the_row
     assert origin.startswith(topics.connector_dead_letter("crm").encode())
     assert consume(topics.connector_retry("erp"), 1, timeout=3) == []
     assert consume(topics.raw_webhooks, 1, timeout=3) == []
+
+
+async def test_a_dead_letter_whose_text_holds_nul_is_indexed(admin_config: Settings) -> None:
+    """Its event ids and error message hold U+0000, which PostgreSQL's text refuses: before,
+    the indexer's insert failed and it restarted on the same record forever, and no later
+    dead letter was indexed either."""
+    topics = Topics(admin_config.kafka.topic_prefix)
+    ensure_topics(admin_config.kafka, topics.for_connector("crm", 1))
+    value = orjson.dumps({"id": "o-\x001", "providereventid": "p\x00"})
+    produce_dead_letter(admin_config, "crm", b"order:o-1", value, ValueError("bad \x00 input"))
+    admin = await start_admin(admin_config, index=True)
+    try:
+        item = await wait_indexed(admin, "crm")
+        assert item["stage"] == "deliver"
+    finally:
+        await admin.client.close()
 
 
 async def test_discard_needs_a_reason_and_closes_the_dead_letter(admin_api: Admin) -> None:

@@ -11,13 +11,17 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import psycopg
 from prometheus_client import CollectorRegistry
+from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
 from connectors.destinations.hubspot import HubSpotConfig, PrivateAppAuth
 from connectors.destinations.warehouse import WarehouseConfig
 from hookline.settings import Settings
 from hookline.topics import Topics
+from pollers.reconcile.compare import Mismatch
 from pollers.reconcile.config import ReconcileConfig
+from pollers.reconcile.store import MismatchStore
+from pollers.reconcile.systems import Seen
 from pollers.service import PollerService, open_service
 from sandbox.hubspot import FakeHubSpot
 from tests.fakes.connector_harness import (
@@ -176,3 +180,17 @@ async def test_two_scheduled_instances_run_one_reconciliation(
         await loops
     assert len(holders) == 1  # both loops started together; one holds the lease
     assert rows(live, sql) == [("reconcile", "ok")]
+
+
+async def test_a_mismatch_whose_values_hold_nul_is_recorded(
+    autocommit_pool: AsyncConnectionPool,
+) -> None:
+    """The values come from the systems compared; PostgreSQL's JSONB refuses U+0000."""
+    left = Seen("a@example.com", "crm-1", {"name": "A\x00B"})
+    right = Seen("a@example.com", "wh-1", {"name": "AB"})
+    mismatch = Mismatch("a@example.com", "fields", ("name",), left, right)
+    await MismatchStore(autocommit_pool, "nul").record("crm-warehouse", "customer", [mismatch])
+    async with autocommit_pool.connection() as conn:
+        cursor = await conn.execute("SELECT left_state FROM reconcile_mismatches")
+        [(stored,)] = await cursor.fetchall()
+    assert stored["fields"]["name"] == "A\ufffdB"
