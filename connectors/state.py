@@ -171,7 +171,7 @@ class StateStore:
 
     async def load(self, keys: Collection[str]) -> dict[str, AppliedState]:
         async with self._pool.connection() as conn:
-            keys_document = orjson.dumps(list(keys)).decode()
+            keys_document = json_without_nul(orjson.dumps(list(keys))).decode()
             cursor = await conn.execute(_LOAD, (self._connector, keys_document))
             rows = await cursor.fetchall()
         return {row[0]: AppliedState(row[1], row[2], row[3], row[4]) for row in rows}
@@ -193,7 +193,8 @@ class StateStore:
 
     def _row(self, c: Change) -> tuple[Any, ...]:
         state = _state_json(c)
-        return (self._connector, c.entity_key, c.state_hash, c.version, c.source, state, c.event_id)
+        key = without_nul(c.entity_key)  # as _rows_document and load() write and read it
+        return (self._connector, key, c.state_hash, c.version, c.source, state, c.event_id)
 
     async def advance(self, change: Change) -> None:
         """An unchanged state seen at a newer version: remember the version, so that a

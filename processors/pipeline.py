@@ -21,7 +21,7 @@ from schemas.events import (
     TRACE_CONTEXT_ATTRIBUTES,
     CloudEvent,
 )
-from schemas.text import json_without_nul
+from schemas.text import json_without_nul, without_nul
 
 Normalise = Callable[[RawEvent], list[CloudEvent]]
 
@@ -128,4 +128,5 @@ def to_output(
             body["tracestate"] = tracestate
             headers = (*headers, (TRACESTATE, tracestate.encode()))
     value = json_without_nul(orjson.dumps(body))  # schemas.text: never U+0000
-    return Output(topics.events(event.family), event.subject.encode(), value, headers)
+    key = without_nul(event.subject).encode()  # as the subject in the value reads
+    return Output(topics.events(event.family), key, value, headers)

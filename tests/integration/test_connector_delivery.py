@@ -254,16 +254,24 @@ async def test_a_change_whose_text_holds_nul_is_applied_and_its_state_stored(
     connector failed on every restart, its partition stuck behind the change."""
     topics = Topics(connector_settings.kafka.topic_prefix)
     config = connector_config("crm", fake_api.base_url)
-    events = [customer_event("nul", 1, first_name="A\x00B"), customer_event("after", 1)]
+    events = [
+        customer_event("nul", 1, first_name="A\x00B"),
+        customer_event("id\x00nul", 1),  # in its entity key too
+        customer_event("after", 1),
+    ]
     async with running_connector(connector_settings, config) as conn:
         produce(connector_settings, topics.events("customer"), events)
-        await until(lambda: conn.count("applied") == 2, what="both applied")
+        await until(lambda: conn.count("applied") == 3, what="all three applied")
         assert conn.sample("hookline_connector_restarts_total", cause="error") == 0
         produce(connector_settings, topics.events("customer"), events[:1])  # the same again
         await until(lambda: conn.count("skipped_unchanged") == 1, what="the repeat skipped")
     with psycopg.connect(connector_settings.postgres.conninfo()) as pg:
-        [(stored,)] = pg.execute(
-            "SELECT state::text FROM connector_entity_state WHERE entity_key LIKE %s",
-            ("%nul%",),
-        ).fetchall()
-    assert "A\ufffdB" in stored
+        stored = dict(
+            pg.execute(
+                "SELECT entity_key, state::text FROM connector_entity_state"
+                " WHERE entity_key LIKE %s",
+                ("%nul%",),
+            ).fetchall()
+        )
+    assert "A\ufffdB" in stored["customer:cust:nul"]
+    assert "customer:cust:id\ufffdnul" in stored

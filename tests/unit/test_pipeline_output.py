@@ -16,9 +16,11 @@ from tests.unit.test_normalise_registry import READABLE
 
 
 def test_a_nul_in_an_entity_field_is_written_as_the_replacement_character() -> None:
-    event = customer_event("c1", 1, first_name="A\x00B", tags=("x\x00",))
+    event = customer_event("c\x001", 1, first_name="A\x00B", tags=("x\x00",))
     output = to_output(event, Topics("p"), traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01")
     assert b"\\u0000" not in output.value
+    assert output.key == "customer:cust:c\ufffd1".encode()  # the key reads as the subject
+    assert orjson.loads(output.value)["subject"] == "customer:cust:c\ufffd1"
     data = orjson.loads(output.value)["data"]
     assert (data["first_name"], data["tags"]) == ("A\ufffdB", ["x\ufffd"])
 
