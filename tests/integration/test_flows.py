@@ -157,6 +157,22 @@ def test_flow2_shopify_customer_becomes_a_hubspot_contact_with_company_and_a_war
     )
 
 
+def test_a_customer_whose_name_holds_nul_reaches_the_crm_and_the_warehouse(
+    pipeline: Pipeline,
+) -> None:
+    """U+0000 in a provider's text (PostgreSQL cannot store it) flows as U+FFFD: before,
+    the CRM connector's state insert failed after HubSpot took the contact, and the
+    connector failed on every restart behind it."""
+    hubspot = pipeline.fakes.hubspot
+    shopify_customer(pipeline, 209, T0, first_name="Ad\u0000a")
+    pipeline.settle()
+    contact = pipeline.fakes.call(lambda: hubspot.record("contacts", "c209@example.com", "email"))
+    assert contact is not None
+    assert contact["firstname"] == "Ad\ufffda"
+    rows = pipeline.rows("SELECT first_name FROM warehouse.customers WHERE id = 'shopify:209'")
+    assert rows == [{"first_name": "Ad\ufffda"}]
+
+
 class Relay:
     """Plays both vendors' webhooks: whenever a fake holds a customer different from what
     it last announced, it posts the vendor's webhook for the change, as HubSpot and
