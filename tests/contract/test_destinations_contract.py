@@ -36,7 +36,8 @@ from connectors.http import HttpClient
 from connectors.metrics import ConnectorMetrics
 from hookline.metrics import new_registry
 from sandbox import destination_api, hubspot, shopify
-from tests.fakes.connector_harness import customer_event
+from schemas.events import CloudEvent, Money, Order
+from tests.fakes.connector_harness import at, customer_event
 from tests.fakes.destination_changes import HUBSPOT_RATE_LIMITED, change_of
 
 E = TypeVar("E", bound=Exception)
@@ -175,8 +176,20 @@ async def warehouse_subject(context: DestinationContext) -> AsyncIterator[Subjec
             found = row.fetchone()
         return found[0] if found else 0
 
-    def invalid() -> Change:  # PostgreSQL refuses NUL in text
-        return change_of(destination, customer_event("99", 1, first_name="nul\x00"))
+    def invalid() -> Change:  # PostgreSQL refuses an amount beyond BIGINT (SQLSTATE 22003)
+        # 2**63: JSON (orjson) takes it, a BIGINT does not.
+        total = Money(amount_minor=2**63, currency="EUR")
+        order = Order(id="shopify:99", updated_at=at(1), total=total)
+        event = CloudEvent.build(
+            source="shop",
+            provider="test",
+            provider_event_id="inv-99",
+            provider_event_type="orders/updated",
+            action="updated",
+            time=at(1),
+            data=order,
+        )
+        return change_of(destination, event)
 
     yield Subject(
         destination=destination,
