@@ -12,7 +12,7 @@ from admin import auth_store
 from admin.audit import list_audit
 from admin.auth import Role, dummy_password_check, new_api_key, password_matches
 from admin.errors import ApiError, not_found
-from admin.ids import id_number
+from admin.ids import BIGINT_MAX, id_number
 from admin.routing import Call, Reply, Route
 from admin.state import POOL, SETTINGS, SIGNER
 
@@ -76,7 +76,9 @@ class AuditQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(50, ge=1, le=500)
-    before: int | None = Field(None, ge=1, description="Only entries with a smaller id.")
+    before: int | None = Field(
+        None, ge=1, le=BIGINT_MAX, description="Only entries with a smaller id."
+    )
 
 
 class AuditEntry(BaseModel):

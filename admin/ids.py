@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+#: PostgreSQL's bigint maximum: the largest id, and the bound of every id filter.
+BIGINT_MAX = 2**63 - 1
 #: Digits a bigint always holds (its maximum has 19).
 BIGINT_DIGITS = 18
 #: Digits an integer (a Kafka partition) always holds (its maximum has 10).

@@ -268,3 +268,18 @@ async def test_an_id_that_is_not_a_plain_number_in_range_is_404(
         answer = await client.request(method, path, headers=headers)
         assert answer.status == 404, (method, path, await answer.text())
         assert (await answer.json())["errors"][0]["code"] == "not_found"
+
+
+async def test_an_audit_cursor_beyond_a_bigint_is_422(admin_api: Admin) -> None:
+    """Found by schemathesis: ``before`` had no upper bound and PostgreSQL answered
+    NumericValueOutOfRange (a 500)."""
+    headers = admin_api.as_role("admin")
+    for before, status in [(2**63, 422), (2**63 - 1, 200)]:
+        answer = await admin_api.client.get(
+            "/api/v1/audit", params={"before": str(before)}, headers=headers
+        )
+        assert answer.status == status, await answer.text()
+    refused = await admin_api.client.get(
+        "/api/v1/audit", params={"before": str(2**63)}, headers=headers
+    )
+    assert (await refused.json())["errors"][0]["field"] == "before"
