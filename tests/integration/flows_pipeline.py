@@ -177,26 +177,33 @@ class Pipeline:
 
     # --- waiting -------------------------------------------------------------------------
 
-    def wait_until(self, condition: Callable[[], bool], what: str) -> None:
-        deadline = time.monotonic() + WAIT_SECONDS
+    def wait_until(
+        self, condition: Callable[[], bool], what: str, within: float = WAIT_SECONDS
+    ) -> None:
+        deadline = time.monotonic() + within
         while not condition():
             for name, process in self.processes.items():
                 assert process.poll() is None, f"{name} exited:\n{self.log_tail(name)}"
             assert time.monotonic() < deadline, f"not reached: {what}\n{self.log_tail()}"
             time.sleep(0.3)
 
-    def settle(self) -> None:
+    def settle(self, within: float = WAIT_SECONDS) -> None:
         """Wait until every accepted webhook is processed and every change delivered: the
         processors and every connector (retry topics included) have committed all they
         read. Processors commit a record only after what it produced was acknowledged."""
-        self.wait_until(lambda: self._lag() == 0, "pipeline settled")
+        try:
+            self.wait_until(lambda: not self._lags(), "pipeline settled", within)
+        except AssertionError as failed:  # say where: which group, topic and partition
+            raise AssertionError(f"{failed}\n--- lag left: {self._lags()}") from None
 
     def duplicates(self) -> float:
         """Raw records the processors dropped as redeliveries, so far."""
         return self._metric(self.ports["processors"], "hookline_processor_records_total",
                             'outcome="duplicate"')  # fmt: skip
 
-    def _lag(self) -> int:
+    def _lags(self) -> dict[str, dict[str, int]]:
+        """Per consumer group, the partitions whose committed offset is behind (topic[p]:
+        records); empty once everything is committed."""
         prefix = self.settings.kafka.topic_prefix
         wanted = {app_id(self.settings): {f"{prefix}.raw.webhooks"}}
         flows = tomllib.loads((DEMO_CONFIG / "connectors.toml").read_text())["connectors"]
@@ -208,12 +215,14 @@ class Pipeline:
             topics = probe.list_topics(timeout=10).topics
         finally:
             probe.close()
-        total = 0
+        lags: dict[str, dict[str, int]] = {}
         for group, names in wanted.items():
             # the retry topic and its tiers (retry.5s, …): held retries are uncommitted
             found = [t for t in topics if t in names or t.split(".retry.")[0] + ".retry" in names]
-            total += self._group_lag(group, [(t, len(topics[t].partitions)) for t in found])
-        return total
+            behind = self._group_lag(group, [(t, len(topics[t].partitions)) for t in found])
+            if behind:
+                lags[group] = behind
+        return lags
 
     def dead_letters(self) -> dict[str, int]:
         """Records written to every dead-letter topic of the pipeline's prefix, by topic."""
@@ -226,17 +235,18 @@ class Pipeline:
         dlqs = [n for n in names if n.startswith(prefix) and n.endswith(".dlq")]
         return {name: records_written(self.settings.kafka, [name]) for name in dlqs}
 
-    def _group_lag(self, group: str, topics: list[tuple[str, int]]) -> int:
+    def _group_lag(self, group: str, topics: list[tuple[str, int]]) -> dict[str, int]:
         if not topics:
-            return 0
+            return {}
         probe = Consumer(consumer_config(self.settings.kafka, group, "lag-probe"))
         try:
             partitions = [TopicPartition(t, p) for t, count in topics for p in range(count)]
-            lag = 0
+            behind: dict[str, int] = {}
             for tp in probe.committed(partitions, timeout=10):
                 high = probe.get_watermark_offsets(tp, timeout=10)[1]
-                lag += high - max(tp.offset, 0)
-            return lag
+                if high > max(tp.offset, 0):
+                    behind[f"{tp.topic}[{tp.partition}]"] = high - max(tp.offset, 0)
+            return behind
         finally:
             probe.close()
 

@@ -56,6 +56,7 @@ SENDING_SECONDS = 18.0
 SENDERS = 4
 RESEND_DELAY = 0.2
 PROVIDER_GIVES_UP_SECONDS = 180.0
+SETTLE_SECONDS = 300.0  # see run_traffic
 BROKER_KILLED_AT = 5.0
 BROKER_DOWN_SECONDS = 2.0
 DELIVERY_TIMEOUT_MS = 3000
@@ -232,7 +233,9 @@ def run_traffic(pipeline: Pipeline, chaos: Callable[[float], None]) -> int:
         assert not sender.is_alive(), "a provider did not finish"
         assert provider.error is None, provider.error
         assert provider.sent == len(provider.webhooks)
-    pipeline.settle()
+    # Longer than the flows' wait: a breaker the outage opened waits out its cooldown (30 s
+    # in the demo's connectors, doubled after a failed probe) and retries back off to 64 s.
+    pipeline.settle(within=SETTLE_SECONDS)
     return sum(p.resent for p in providers)
 
 
