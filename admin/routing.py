@@ -25,6 +25,7 @@ from admin.auth import ANONYMOUS, Principal, Role, allows
 from admin.envelope import ok
 from admin.errors import ApiError, Problem
 from admin.state import LIMITER, POOL, SIGNER
+from schemas.text import nul_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,28 +168,10 @@ async def _json_body(request: web.Request) -> Any:
 def _refuse_nul(raw: Any, where: str) -> None:
     """422 for a NUL character anywhere in the input: PostgreSQL's text cannot hold one,
     so it would otherwise fail deep in a query (a 500) or in a connector later."""
-    found = _nul_at(raw)
+    found = nul_path(raw)
     if found is not None:
-        field = ".".join(found) or where
+        field = ".".join(part.replace("\x00", "\\u0000") for part in found) or where
         raise ApiError(422, "validation_error", "must not contain NUL characters", field=field)
-
-
-def _nul_at(value: Any) -> list[str] | None:
-    """The path to the first string (or key) holding a NUL character, or None."""
-    if isinstance(value, str):
-        return [] if "\x00" in value else None
-    items: list[tuple[Any, Any]] = []
-    if isinstance(value, dict):
-        items = list(value.items())
-    elif isinstance(value, list):
-        items = list(enumerate(value))
-    for key, inner in items:
-        if isinstance(key, str) and "\x00" in key:
-            return [key.replace("\x00", "\\u0000")]
-        found = _nul_at(inner)
-        if found is not None:
-            return [str(key), *found]
-    return None
 
 
 def _validated(model: type[BaseModel] | None, raw: Any, where: str) -> Any:

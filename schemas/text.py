@@ -32,17 +32,26 @@ def json_without_nul(encoded: bytes) -> bytes:
 def without_nul(value: Any) -> Any:
     """``value`` (str, dict, list, as decoded JSON) with every U+0000 in its strings and
     keys replaced by U+FFFD; the same object when it holds none (nothing copied)."""
-    return _replace_nul(value) if _holds_nul(value) else value
+    return value if nul_path(value) is None else _replace_nul(value)
 
 
-def _holds_nul(value: Any) -> bool:
+def nul_path(value: Any) -> list[str] | None:
+    """Where the first U+0000 in ``value`` is: the keys and list indexes down to the string
+    holding it (ending with the key itself when a key holds it); None when there is none."""
     if isinstance(value, str):
-        return "\x00" in value
+        return [] if "\x00" in value else None
+    items: list[tuple[Any, Any]] = []
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    for key, inner in items:
+        if isinstance(key, str) and "\x00" in key:
+            return [key]
+        found = nul_path(inner)
+        if found is not None:
+            return [str(key), *found]
+    return None
 
 
 def _replace_nul(value: Any) -> Any:
