@@ -11,6 +11,7 @@ from enum import StrEnum
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from hookline.lag import LagMetrics
+from hookline.outages import KAFKA, POSTGRESQL
 
 
 class Outcome(StrEnum):
@@ -43,7 +44,7 @@ CONFLICT_RESOLUTIONS = ("applied", "rejected", "held")
 #: Outcomes of a batch (label values of ``batches``; see connectors.runner.batch_outcome).
 BATCH_OUTCOMES = ("ok", "partial", "failed")
 #: Why a connector's run ended and it was started again (label values of ``restarts``).
-RESTART_CAUSES = ("postgresql", "kafka", "error")
+RESTART_CAUSES = (POSTGRESQL, KAFKA, "error")
 
 
 class ConnectorMetrics:

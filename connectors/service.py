@@ -2,9 +2,9 @@
 
 :func:`open_connector` builds one connector's resources (its own PostgreSQL pool, Kafka
 producer and consumer, HTTP session, breaker, rate-limit bucket) and closes them in the
-right order. :func:`supervise` runs it and starts it again when it fails (an outage of PostgreSQL or
-Kafka is waited out quietly, a crash is logged with its traceback and alerted:
-:mod:`connectors.restarts`);
+right order. :func:`supervise` runs it and starts it again when it fails (an outage of
+PostgreSQL or Kafka is waited out quietly, a crash is logged with its traceback and
+alerted: :mod:`connectors.restarts`);
 :func:`run_connectors` runs every configured connector as a task of its own, so a
 connector that fails never blocks another one, plus the daily digest's sender when
 ``connectors.digest_at`` is set (:mod:`hookline.digest`).
@@ -246,16 +246,17 @@ class _Supervisor:
             await self._alerter.alert(Alert(self._name, "crashed", summary, {"error": str(exc)}))
             return delay
         # An outage is not a defect of ours: one line, no traceback.
+        error = first_error(exc)
         log.warning(
             "connector waiting for a dependency",
             connector=self._name,
             dependency=dependency,
-            error=first_error(exc),
+            error=error,
             restart_in=delay,
             outage_s=round(self._schedule.outage_seconds(), 1),
         )
         if self._outage_alert is None:
-            alert = self._alert_if_outage_lasts(dependency, first_error(exc))
+            alert = self._alert_if_outage_lasts(dependency, error)
             self._outage_alert = asyncio.create_task(alert)
         return delay
 
