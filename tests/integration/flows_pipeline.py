@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 from psycopg.rows import dict_row
 
 from hookline.db import apply_migrations
-from hookline.kafka_clients import consumer_config, ensure_topics
+from hookline.kafka_clients import admin_config, consumer_config, ensure_topics
 from hookline.settings import KafkaSettings, PostgresSettings, Settings
 from hookline.topics import Topics
 from ingress.providers import REGISTRY
@@ -194,7 +195,29 @@ class Pipeline:
         try:
             self.wait_until(lambda: not self._lags(), "pipeline settled", within)
         except AssertionError as failed:  # say where: which group, topic and partition
-            raise AssertionError(f"{failed}\n--- lag left: {self._lags()}") from None
+            lags = self._lags()
+            groups = self._group_states(list(lags))
+            raise AssertionError(f"{failed}\n--- lag left: {lags}\n--- groups: {groups}") from None
+
+    def _group_states(self, groups: list[str]) -> dict[str, str]:
+        """Each group's state and members (client, partitions held): a rebalance that
+        never completes reads differently from members that hold their partitions."""
+        if not groups:
+            return {}
+        admin = AdminClient(admin_config(self.settings.kafka, "settle-probe"))
+        states: dict[str, str] = {}
+        for group, future in admin.describe_consumer_groups(groups, request_timeout=10).items():
+            try:
+                found = future.result()
+            except KafkaException as exc:
+                states[group] = f"not described: {exc}"
+                continue
+            members = [
+                f"{m.client_id}@{m.host}:{len(m.assignment.topic_partitions)}"
+                for m in found.members
+            ]
+            states[group] = f"{found.state} members={members}"
+        return states
 
     def duplicates(self) -> float:
         """Raw records the processors dropped as redeliveries, so far."""

@@ -57,6 +57,8 @@ SENDERS = 4
 RESEND_DELAY = 0.2
 PROVIDER_GIVES_UP_SECONDS = 180.0
 SETTLE_SECONDS = 300.0  # see run_traffic
+#: the test's own limit: longer than the settle, so a settle that fails says where
+TEST_TIMEOUT = 600
 BROKER_KILLED_AT = 5.0
 BROKER_DOWN_SECONDS = 2.0
 DELIVERY_TIMEOUT_MS = 3000
@@ -160,6 +162,7 @@ def telegram_message(n: int) -> bytes:
 
 
 @pytest.mark.disruptive  # stops the shared PostgreSQL for a while
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_killing_every_service_mid_stream_loses_nothing_and_repeats_no_effect(
     pipeline: Pipeline,
 ) -> None:
@@ -178,6 +181,7 @@ def test_killing_every_service_mid_stream_loses_nothing_and_repeats_no_effect(
 
 
 @pytest.mark.disruptive
+@pytest.mark.timeout(TEST_TIMEOUT)
 def test_killing_the_broker_mid_stream_loses_nothing_and_repeats_no_effect(
     base_settings: Settings,
     kafka_available: KafkaSettings,
