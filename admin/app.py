@@ -152,7 +152,7 @@ def create_app(settings: Settings, *, index_dead_letters: bool | None = None) ->
         settings.admin.jwt_secret.get_secret_value(), settings.admin.access_token_seconds
     )
     wait = settings.admin.database_wait_seconds  # a request's wait, not a worker's
-    app[POOL] = create_pool(settings.postgres, autocommit=True, timeout=wait)
+    app[POOL] = create_pool(settings.postgres, autocommit=True, timeout=wait, checked=True)
     app[LIMITER] = ClientLimiter(settings.admin.rate_per_second, settings.admin.rate_burst)
     app[INGRESS_COUNTS] = ingress_counts.IngressCounts(list(settings.admin.ingress_metrics_urls))
     routes = all_routes()

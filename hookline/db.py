@@ -74,13 +74,22 @@ def apply_migrations(conninfo: str, directory: Path | None = None) -> list[int]:
 
 
 def create_pool(
-    settings: PostgresSettings, *, autocommit: bool = False, timeout: float | None = None
+    settings: PostgresSettings,
+    *,
+    autocommit: bool = False,
+    timeout: float | None = None,
+    checked: bool = False,
 ) -> AsyncConnectionPool:
     """An unopened pool; open it in the service's startup (``await pool.open()``).
 
     ``autocommit``: for callers whose every statement is atomic on its own, where a
     transaction around each would cost two more round trips (BEGIN, COMMIT).
     ``timeout``: how long a caller waits for a connection (default: the settings').
+    ``checked``: every connection handed out is tested first (one round trip), so after
+    a PostgreSQL restart the pool replaces the connections it broke instead of handing
+    them to a caller whose request then fails. For callers that answer someone (the admin
+    API) or report each failure (a poller's sync run); the connectors' hot path does
+    without: a failed batch is retried by the runner.
     """
     return AsyncConnectionPool(
         settings.conninfo(),
@@ -88,5 +97,6 @@ def create_pool(
         max_size=settings.pool_max_size,
         kwargs={"autocommit": autocommit},
         timeout=settings.pool_timeout_seconds if timeout is None else timeout,
+        check=AsyncConnectionPool.check_connection if checked else None,
         open=False,
     )

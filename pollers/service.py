@@ -291,7 +291,7 @@ async def open_service(
     """The service with its pool open and producer ready; closed on exit (the producer
     flushed first). Metrics go to ``registry`` (default: a fresh one), alerts to ``sink``
     (default: the log); with ``reconcile``, ``service.reconciler`` runs it."""
-    pool = create_pool(settings.postgres, autocommit=True)
+    pool = create_pool(settings.postgres, autocommit=True, checked=True)
     await pool.open()
     producer = AsyncProducer(producer_config(settings.kafka, "pollers"))
     emitter = Emitter(producer, Topics(settings.kafka.topic_prefix).raw_webhooks)

@@ -3,7 +3,6 @@ Retry-After (a console can say "try again"), not 500; it answers again once it i
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from hookline.settings import Settings
@@ -41,16 +40,9 @@ async def test_postgres_unreachable_is_a_503_with_retry_after_then_answers_again
             assert "password" not in text.lower()
 
             await proxy.restore()
-            # As a client told Retry-After would: the pool may hand out a connection the
-            # cut broke once more (it is discarded then), never a wrong answer.
-            statuses = []
-            deadline = time.monotonic() + 15
-            while not statuses or statuses[-1] != 200:
-                assert time.monotonic() < deadline, statuses
-                await asyncio.sleep(0.2 if statuses else 0)
-                statuses.append(
-                    (await admin.client.get("/api/v1/sync-runs", headers=viewer)).status
-                )
-            assert set(statuses) <= {503, 200}, statuses
+            # The pool tests a connection before handing it out: the connections the cut
+            # broke are replaced, not handed to this request.
+            back = await admin.client.get("/api/v1/sync-runs", headers=viewer)
+            assert back.status == 200, await back.text()
         finally:
             await admin.client.close()
