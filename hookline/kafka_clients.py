@@ -261,7 +261,40 @@ def ensure_topics(
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+    await_led(admin, [s.name for s in wanted], timeout)
     return created
+
+
+def await_led(admin: AdminClient, names: Sequence[str], timeout: float) -> None:
+    """Return once the brokers' metadata shows every topic of ``names`` with a leader for
+    each partition; ``KafkaException`` after ``timeout``.
+
+    A created topic reaches the brokers' metadata a moment after CreateTopics returned.
+    A consumer that subscribed within that moment is assigned the topics it could see and
+    does not look for the others again until its next metadata refresh (librdkafka's
+    ``topic.metadata.refresh.interval.ms``, 5 minutes): a connector subscribing right after
+    creating its retry topics would leave its retries unread that long.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        topics = admin.list_topics(timeout=max(deadline - time.monotonic(), 0.1)).topics
+        missing = [n for n in names if not _led(topics.get(n))]
+        if not missing:
+            return
+        if time.monotonic() >= deadline:
+            raise KafkaException(
+                KafkaError(KafkaError._TIMED_OUT, f"topics without a leader yet: {missing}")
+            )
+        time.sleep(0.05)
+
+
+def _led(topic: Any) -> bool:
+    return (
+        topic is not None
+        and topic.error is None
+        and bool(topic.partitions)
+        and all(p.leader >= 0 for p in topic.partitions.values())
+    )
 
 
 def message_limits(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
-from hookline.kafka_clients import AsyncProducer, ensure_topics, producer_config
+from hookline.kafka_clients import AsyncProducer, admin_config, ensure_topics, producer_config
 from hookline.settings import Settings
 from hookline.topics import TopicSpec
 from tests.conftest import ConsumeFn
@@ -56,3 +57,27 @@ def test_topic_creation_is_idempotent(settings: Settings) -> None:
     spec = TopicSpec(f"{settings.kafka.topic_prefix}.once", 2, 3_600_000)
     assert ensure_topics(settings.kafka, [spec]) == [spec.name]
     assert ensure_topics(settings.kafka, [spec]) == []
+
+
+def test_created_topics_are_led_when_creation_returns(settings: Settings) -> None:
+    """A consumer that subscribes right after ``ensure_topics`` (a connector does, to its
+    retry topics) must find every topic created in the brokers' metadata: one it missed
+    is not assigned, and stays unread until its next metadata refresh (5 minutes). A
+    controller busy deleting topics (the tests' teardowns keep it so) shows new ones
+    about half a second after CreateTopics returned."""
+    kafka = settings.kafka
+    admin = AdminClient(admin_config(kafka))
+    for round_ in range(3):
+        scratch = [NewTopic(f"{kafka.topic_prefix}.scratch{round_}.{n}", 3, 1) for n in range(40)]
+        for future in admin.create_topics(scratch).values():
+            future.result()
+        admin.delete_topics([t.topic for t in scratch])  # not awaited: the controller is busy
+        specs = [TopicSpec(f"{kafka.topic_prefix}.led{round_}.{n}", 3, 60_000) for n in range(8)]
+        ensure_topics(kafka, specs)
+        seen = AdminClient(admin_config(kafka, "fresh")).list_topics(timeout=10).topics
+        for spec in specs:
+            topic = seen.get(spec.name)
+            assert topic is not None, f"{spec.name} is not in the metadata yet"
+            assert topic.error is None, f"{spec.name}: {topic.error}"
+            assert sorted(topic.partitions) == [0, 1, 2]
+            assert all(p.leader >= 0 for p in topic.partitions.values()), spec.name
