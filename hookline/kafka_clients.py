@@ -27,6 +27,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ConfigEntry,
     ConfigResource,
     NewTopic,
+    TopicMetadata,
 )
 
 from hookline.settings import KafkaSettings
@@ -227,7 +228,9 @@ def ensure_topics(
     Topics get ``settings.replication_factor`` replicas, ``min.insync.replicas`` and
     ``max.message.bytes`` (``settings.max_message_bytes``) from the settings; existing ones
     whose ``max.message.bytes`` is lower are raised to it. Raises
-    :class:`KafkaAuthenticationError` when the credentials are refused.
+    :class:`KafkaAuthenticationError` when the credentials are refused. Returns once the
+    brokers' metadata shows every topic created with its leaders (:func:`_await_led`), so a
+    consumer may subscribe to them at once.
     """
     admin, metadata = connect_admin(settings, timeout)
     specs = list(specs)
@@ -261,11 +264,11 @@ def ensure_topics(
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-    await_led(admin, [s.name for s in wanted], timeout)
+    _await_led(admin, [s.name for s in wanted], timeout)
     return created
 
 
-def await_led(admin: AdminClient, names: Sequence[str], timeout: float) -> None:
+def _await_led(admin: AdminClient, names: Sequence[str], timeout: float) -> None:
     """Return once the brokers' metadata shows every topic of ``names`` with a leader for
     each partition; ``KafkaException`` after ``timeout``.
 
@@ -288,7 +291,7 @@ def await_led(admin: AdminClient, names: Sequence[str], timeout: float) -> None:
         time.sleep(0.05)
 
 
-def _led(topic: Any) -> bool:
+def _led(topic: TopicMetadata | None) -> bool:
     return (
         topic is not None
         and topic.error is None
