@@ -28,6 +28,9 @@ Delivery semantics (proven by ``tests/integration/test_processors.py``'s crash t
   agent that died would stall its partitions silently. The dead-letter write itself is
   retried forever, with backoff (:mod:`processors.dead_letters`; skipping would lose the
   record); while it fails, ``/readyz`` answers 503 and a metric and error logs say so.
+- records faust skipped when the worker joined its group again (a faust-streaming defect
+  that commits past them) are found by their offsets and read again before the records
+  after them are acked (:mod:`processors.skipped`).
 - a write Kafka cannot take for now (a broker restarting, no leader, timed out) is no
   failure of the record: it is sent again until Kafka takes it, its batch unacked
   meanwhile (:mod:`processors.resend`); only a record Kafka refuses for good (too large,
@@ -54,7 +57,8 @@ from processors.kafka_security import broker_credentials
 from processors.metrics import ProcessorMetrics
 from processors.normalisers import normalise as default_normalise
 from processors.pipeline import Normalise
-from processors.worker import BatchWorker
+from processors.skipped import Delivered, SkipFiller, SkippedRecords
+from processors.worker import BatchWorker, source_record
 
 #: Most records the agent takes at once; their outputs share produce requests.
 BATCH_MAX = 500
@@ -150,7 +154,7 @@ def create_app(
         topics,
         deduper=DedupeTable(table, producer, horizon),
         normalise=normalise,
-        metrics=ProcessorMetrics(registry := registry or new_registry()),
+        metrics=(metrics := ProcessorMetrics(registry := registry or new_registry())),
         output_producer=producer,
         # Its own producer: see processors.dead_letters. It connects on its first send.
         dead_letter_producer=AsyncProducer(producer_config(settings.kafka, "processors-dlq")),
@@ -163,6 +167,15 @@ def create_app(
         for event in events:  # only now may a commit cover them
             await stream.ack(event)
 
+    # Ranges faust skipped after a rebalance, read again (processors.skipped).
+    skips = SkipFiller(
+        SkippedRecords(
+            settings.kafka,
+            f"{app_id(settings)}-skipped",
+            lambda skipped: metrics.skipped.inc(skipped.end - skipped.start),
+        )
+    )
+
     @app.agent(raw_topic, concurrency=1, name="normalise")
     async def normalise_agent(stream: Any) -> None:
         # Two batches at most: one settling (acknowledgements awaited, then acked) while
@@ -170,7 +183,8 @@ def create_app(
         acking: asyncio.Future[None] | None = None
         try:
             async for events in stream.noack_take(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
-                settling = await worker.start_batch(events)
+                delivered = [Delivered(source_record(e), e.message.generation_id) for e in events]
+                settling = await worker.start_batch(await skips.records(delivered))
                 if acking is not None:
                     await acking
                 acking = asyncio.ensure_future(ack_when_settled(stream, settling, events))

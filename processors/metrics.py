@@ -47,6 +47,12 @@ class ProcessorMetrics:
             ["what"],
             registry=registry,
         )
+        self.skipped = Counter(
+            "hookline_processor_skipped_records_total",
+            "Raw records the consumer skipped (not delivered, yet about to be committed) "
+            "and the worker read again (processors.skipped).",
+            registry=registry,
+        )
         self.latency = Histogram(
             "hookline_processor_record_seconds",
             "Time to dedupe, normalise and durably produce one raw record.",

@@ -47,7 +47,6 @@ log = get_logger("hookline.processors")
 class _InFlight:
     """One record of the batch; ``sent`` holds its outputs not yet acknowledged."""
 
-    event: Any
     record: SourceRecord
     provider: str
     seen_at: float
@@ -87,7 +86,7 @@ class BatchWorker:
         # The last batch's settling and its keys (see start_batch).
         self._settling: tuple[asyncio.Future[None] | None, set[str]] = (None, set())
 
-    async def start_batch(self, events: Sequence[Any]) -> asyncio.Future[None]:
+    async def start_batch(self, records: Sequence[SourceRecord]) -> asyncio.Future[None]:
         """Dedupe, normalise and send the records in order (dead-lettering what fails);
         return the batch's settling: done once every record is settled (its outputs
         acknowledged and its key remembered, or its dead letter acknowledged).
@@ -99,11 +98,9 @@ class BatchWorker:
         flights: list[_InFlight] = []
         keys: set[str] = set()
         previous, previous_keys = self._settling
-        for event in events:
-            record = _source_record(event)
+        for record in records:
             provider = provider_label(_header(record.headers, "hookline-provider"))
             flight = _InFlight(
-                event,
                 record,
                 provider,
                 time.time(),
@@ -298,8 +295,9 @@ def _first_error(results: Sequence[Any]) -> Exception | None:
     return None
 
 
-def _source_record(event: Any) -> SourceRecord:
-    """The consumed record as it is: no decoding, so no record content can make it fail."""
+def source_record(event: Any) -> SourceRecord:
+    """The record of a faust event as it is: no decoding, so no record content can make
+    it fail."""
     message = event.message
     return SourceRecord(
         topic=message.topic,

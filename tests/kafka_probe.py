@@ -31,3 +31,31 @@ def _high_watermarks(consumer: Consumer, topic: str) -> int:
         except KafkaException:
             time.sleep(0.25 * attempt)
     raise AssertionError(f"no watermarks for {topic}")
+
+
+def group_lag(
+    kafka: KafkaSettings, group: str, partitions: list[TopicPartition]
+) -> dict[tuple[str, int], int]:
+    """Per partition (topic, number), how many records ``group`` has not committed yet.
+
+    Retried like the watermarks above: right after a topic was created, or while the
+    controller is busy (tests create and delete topics all the time), a broker can answer
+    "not leader for partition" for a moment; that is not a lag."""
+    consumer = Consumer(consumer_config(kafka, group, "lag-probe"))
+    try:
+        for attempt in range(20):
+            try:
+                return {
+                    (tp.topic, tp.partition): max(0, _high(consumer, tp) - max(tp.offset, 0))
+                    for tp in consumer.committed(partitions, timeout=10)
+                }
+            except KafkaException:
+                time.sleep(0.25 * attempt)
+        raise AssertionError(f"no committed offsets or watermarks for {group}")
+    finally:
+        consumer.close()
+
+
+def _high(consumer: Consumer, tp: TopicPartition) -> int:
+    high: int = consumer.get_watermark_offsets(tp, timeout=10)[1]
+    return high

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from psycopg.rows import dict_row
 
@@ -42,7 +42,7 @@ from sandbox.shopify import FakeShopify
 from tests.conftest import ROOT, drop_database, unique
 from tests.ingress_client import post_webhook
 from tests.integration.demo_run import DEMO_CONFIG, flows_secrets
-from tests.kafka_probe import records_written
+from tests.kafka_probe import group_lag, records_written
 from tests.kafka_topics import delete_topics_with_prefix
 from tests.ports import free_port
 
@@ -227,6 +227,29 @@ class Pipeline:
     def _lags(self) -> dict[str, dict[str, int]]:
         """Per consumer group, the partitions whose committed offset is behind (topic[p]:
         records); empty once everything is committed."""
+        lags: dict[str, dict[str, int]] = {}
+        for group, partitions in self._consumed().items():
+            lag = group_lag(self.settings.kafka, group, partitions) if partitions else {}
+            behind = {f"{topic}[{p}]": n for (topic, p), n in lag.items() if n}
+            if behind:
+                lags[group] = behind
+        return lags
+
+    def committed_offsets(self) -> dict[str, dict[str, int]]:
+        """Per consumer group, each partition's committed offset (topic[p]: offset)."""
+        offsets: dict[str, dict[str, int]] = {}
+        for group, partitions in self._consumed().items():
+            probe = Consumer(consumer_config(self.settings.kafka, group, "offsets"))
+            try:
+                committed = probe.committed(partitions, timeout=10)
+            finally:
+                probe.close()
+            offsets[group] = {f"{tp.topic}[{tp.partition}]": tp.offset for tp in committed}
+        return offsets
+
+    def _consumed(self) -> dict[str, list[TopicPartition]]:
+        """The pipeline's consumer groups and the partitions each reads: the processors the
+        raw topic; each connector its families' topics and its retry topics."""
         prefix = self.settings.kafka.topic_prefix
         wanted = {app_id(self.settings): {f"{prefix}.raw.webhooks"}}
         flows = tomllib.loads((DEMO_CONFIG / "connectors.toml").read_text())["connectors"]
@@ -238,14 +261,14 @@ class Pipeline:
             topics = probe.list_topics(timeout=10).topics
         finally:
             probe.close()
-        lags: dict[str, dict[str, int]] = {}
+        consumed: dict[str, list[TopicPartition]] = {}
         for group, names in wanted.items():
             # the retry topic and its tiers (retry.5s, …): held retries are uncommitted
             found = [t for t in topics if t in names or t.split(".retry.")[0] + ".retry" in names]
-            behind = self._group_lag(group, [(t, len(topics[t].partitions)) for t in found])
-            if behind:
-                lags[group] = behind
-        return lags
+            consumed[group] = [
+                TopicPartition(t, p) for t in found for p in range(len(topics[t].partitions))
+            ]
+        return consumed
 
     def dead_letters(self) -> dict[str, int]:
         """Records written to every dead-letter topic of the pipeline's prefix, by topic."""
@@ -258,20 +281,22 @@ class Pipeline:
         dlqs = [n for n in names if n.startswith(prefix) and n.endswith(".dlq")]
         return {name: records_written(self.settings.kafka, [name]) for name in dlqs}
 
-    def _group_lag(self, group: str, topics: list[tuple[str, int]]) -> dict[str, int]:
-        if not topics:
-            return {}
-        probe = Consumer(consumer_config(self.settings.kafka, group, "lag-probe"))
+    def where(self, needles: list[str]) -> dict[str, list[str]]:
+        """Where each of ``needles`` is in the pipeline's topics: the records whose value
+        contains it (topic[partition]@offset), and each partition's committed offset per
+        consumer group, to tell which stage lost an event."""
+        found: dict[str, list[str]] = {n: [] for n in needles}
+        probe = Consumer(consumer_config(self.settings.kafka, "flows-where", "where"))
         try:
-            partitions = [TopicPartition(t, p) for t, count in topics for p in range(count)]
-            behind: dict[str, int] = {}
-            for tp in probe.committed(partitions, timeout=10):
-                high = probe.get_watermark_offsets(tp, timeout=10)[1]
-                if high > max(tp.offset, 0):
-                    behind[f"{tp.topic}[{tp.partition}]"] = high - max(tp.offset, 0)
-            return behind
+            prefix = self.settings.kafka.topic_prefix
+            names = [t for t in probe.list_topics(timeout=10).topics if t.startswith(prefix)]
+            for topic, partition, offset, value in _every_record(probe, names):
+                for needle in needles:
+                    if needle.encode() in value:
+                        found[needle].append(f"{topic}[{partition}]@{offset}")
         finally:
             probe.close()
+        return found
 
     # --- state ---------------------------------------------------------------------------
 
@@ -355,3 +380,23 @@ def isolated_pipeline(
     finally:
         delete_topics_with_prefix(kafka, prefix)
         drop_database(postgres, database)
+
+
+def _every_record(consumer: Consumer, topics: list[str]) -> Iterator[tuple[str, int, int, bytes]]:
+    """Every record of ``topics`` from the start, read up to the end offsets seen first."""
+    ends: dict[tuple[str, int], int] = {}
+    for topic in topics:
+        for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[(topic, p)] = high
+    consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in ends])
+    deadline = time.monotonic() + 60
+    while ends and time.monotonic() < deadline:
+        for msg in consumer.consume(500, 1.0):
+            if msg.error() is not None:
+                continue
+            key = (msg.topic(), msg.partition())
+            yield key[0], key[1], msg.offset(), msg.value() or b""
+            if key in ends and msg.offset() + 1 >= ends[key]:
+                del ends[key]

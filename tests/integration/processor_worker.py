@@ -17,6 +17,7 @@ from hookline.kafka_clients import consumer_config
 from hookline.settings import Settings
 from processors.app import app_id
 from tests.conftest import ROOT
+from tests.kafka_probe import group_lag
 from tests.ports import free_port
 
 
@@ -68,19 +69,13 @@ class ProcessorWorker:
 
     def committed_lag(self, topic: str) -> int:
         """Records of ``topic`` not yet committed by the worker's consumer group."""
-        config = consumer_config(self.settings.kafka, app_id(self.settings), "lag")
-        consumer = Consumer(config)
+        consumer = Consumer(consumer_config(self.settings.kafka, "probe", "partitions"))
         try:
-            meta = consumer.list_topics(topic, timeout=10).topics[topic]
-            partitions = [TopicPartition(topic, p) for p in meta.partitions]
-            committed = consumer.committed(partitions, timeout=10)
-            lag = 0
-            for tp in committed:
-                high = consumer.get_watermark_offsets(tp, timeout=10)[1]
-                lag += high - max(tp.offset, 0)
-            return lag
+            count = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
         finally:
             consumer.close()
+        partitions = [TopicPartition(topic, p) for p in range(count)]
+        return sum(group_lag(self.settings.kafka, app_id(self.settings), partitions).values())
 
     def drain(self, topic: str) -> None:
         """Start, wait until everything of ``topic`` is committed, stop."""

@@ -249,9 +249,15 @@ def assert_every_effect_once(pipeline: Pipeline) -> None:
     customers = {f"shopify:{n}" for n in range(CUSTOMERS)} | {f"shopify:{LINKED_CHAT}"}
     payments = {f"stripe:pi_chaos_{n}" for n in range(PAYMENTS)}
     messages = {f"telegram:{LINKED_CHAT}:{1000 + n}" for n in range(MESSAGES)}
-    assert ids(pipeline, "customers") == customers
-    assert ids(pipeline, "payments") == payments
-    assert ids(pipeline, "messages") == messages
+    for table, expected in (
+        ("customers", customers),
+        ("payments", payments),
+        ("messages", messages),
+    ):
+        missing = sorted(expected - ids(pipeline, table))
+        # where the lost ones got to: each record holding their id, and the groups' offsets
+        assert not missing, f"{table} missing {missing}: {where_lost(pipeline, missing)}"
+        assert ids(pipeline, table) == expected
     store = pipeline.fakes.hubspot.store
 
     def crm() -> tuple[list[str], list[str]]:
@@ -274,6 +280,19 @@ def assert_outages_not_reported_as_crashes(pipeline: Pipeline) -> None:
     lines = (pipeline.tmp / "connectors.log").read_text().splitlines()
     crashes = [line for line in lines if '"connector failed"' in line]
     assert not crashes, crashes[:3]
+
+
+def where_lost(pipeline: Pipeline, missing: list[str]) -> str:
+    """The records that hold each missing id's provider id (raw, normalised, retry, dead
+    letter), and the consumer groups' committed offsets on those partitions."""
+    needles = [m.split(":", 1)[1] for m in missing[:5]]
+    records = pipeline.where(needles)
+    held = {place.split("@")[0] for places in records.values() for place in places}
+    offsets = {
+        group: {tp: offset for tp, offset in committed.items() if tp in held}
+        for group, committed in pipeline.committed_offsets().items()
+    }
+    return f"records {records}; committed offsets there {offsets}"
 
 
 def stop_postgres_for(seconds: float) -> None:
