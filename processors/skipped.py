@@ -140,17 +140,18 @@ class SkipFiller:
 
 
 def _read_range(consumer: Consumer, skipped: Skipped) -> list[SourceRecord]:
+    """Read until the consumer's position passes the range: it also moves past offsets
+    that hold no record for a reader (a transaction's commit marker)."""
     records: list[SourceRecord] = []
     deadline = time.monotonic() + READ_TIMEOUT_SECONDS
-    next_offset = skipped.start
-    while next_offset < skipped.end:
+    partition = TopicPartition(skipped.topic, skipped.partition)
+    while True:
+        for msg in consumer.consume(skipped.end - skipped.start, 0.5):
+            offset = msg.offset()
+            if msg.error() is None and offset is not None and offset < skipped.end:
+                records.append(SourceRecord.from_message(msg))
+        [position] = consumer.position([partition])
+        if position.offset >= skipped.end:
+            return records
         if time.monotonic() > deadline:
             raise KafkaException(f"could not read skipped offsets {skipped} in time")
-        for msg in consumer.consume(skipped.end - next_offset, 1.0):
-            if msg.error() is not None:
-                continue
-            offset = msg.offset() or 0
-            if skipped.start <= offset < skipped.end:
-                records.append(SourceRecord.from_message(msg))
-            next_offset = max(next_offset, offset + 1)
-    return records
