@@ -57,7 +57,7 @@ from processors.kafka_security import broker_credentials
 from processors.metrics import ProcessorMetrics
 from processors.normalisers import normalise as default_normalise
 from processors.pipeline import Normalise
-from processors.skipped import Delivered, SkipFiller, SkippedRecords
+from processors.skipped import SkipFiller, SkippedRecords
 from processors.worker import BatchWorker, source_record
 
 #: Most records the agent takes at once; their outputs share produce requests.
@@ -176,6 +176,11 @@ def create_app(
         )
     )
 
+    @app.on_partitions_revoked.connect
+    async def forget_revoked(_app: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+        [revoked] = args  # the revoked partitions (faust's signal sends them alone)
+        skips.forget(revoked)
+
     @app.agent(raw_topic, concurrency=1, name="normalise")
     async def normalise_agent(stream: Any) -> None:
         # Two batches at most: one settling (acknowledgements awaited, then acked) while
@@ -183,7 +188,7 @@ def create_app(
         acking: asyncio.Future[None] | None = None
         try:
             async for events in stream.noack_take(BATCH_MAX, within=BATCH_WITHIN_SECONDS):
-                delivered = [Delivered(source_record(e), e.message.generation_id) for e in events]
+                delivered = [source_record(event) for event in events]
                 settling = await worker.start_batch(await skips.records(delivered))
                 if acking is not None:
                     await acking

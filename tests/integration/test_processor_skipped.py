@@ -8,7 +8,7 @@ from hookline.dead_letter import SourceRecord
 from hookline.kafka_clients import producer_config
 from hookline.settings import Settings
 from hookline.topics import Topics
-from processors.skipped import Delivered, SkipFiller, Skipped, SkippedRecords
+from processors.skipped import SkipFiller, Skipped, SkippedRecords
 
 
 def produce(settings: Settings, topic: str, partition: int, count: int) -> None:
@@ -40,11 +40,9 @@ async def test_the_worker_gets_the_skipped_records_in_their_place(
     produce(settings, topics.raw_webhooks, 0, 30)
     filler = SkipFiller(SkippedRecords(settings.kafka, "skipped-test", lambda _: None))
 
-    def delivered(offsets: range) -> list[Delivered]:
-        return [
-            Delivered(SourceRecord(topics.raw_webhooks, 0, n, b"k", b"v%d" % n, [], None), 2)
-            for n in offsets
-        ]
+    def delivered(offsets: range) -> list[SourceRecord]:
+        topic = topics.raw_webhooks
+        return [SourceRecord(topic, 0, n, b"k", b"v%d" % n, [], None) for n in offsets]
 
     first = await filler.records(delivered(range(10)))
     second = await filler.records(delivered(range(20, 30)))

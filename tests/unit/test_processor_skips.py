@@ -1,15 +1,14 @@
 """Finding the raw records faust skipped (processors.skipped): offsets more than one past
-the previous delivered offset of the same partition, in the same consumer generation."""
+the previous delivered offset of the same partition, until the partition is revoked."""
 
 from __future__ import annotations
 
 from hookline.dead_letter import SourceRecord
-from processors.skipped import Delivered, SkipDetector, Skipped
+from processors.skipped import SkipDetector, Skipped
 
 
-def delivered(partition: int, offset: int, generation: int = 2) -> Delivered:
-    record = SourceRecord("raw", partition, offset, b"k", b"v", [], None)
-    return Delivered(record, generation)
+def delivered(partition: int, offset: int) -> SourceRecord:
+    return SourceRecord("raw", partition, offset, b"k", b"v", [], None)
 
 
 def test_contiguous_offsets_skip_nothing() -> None:
@@ -32,11 +31,19 @@ def test_partitions_are_followed_apart() -> None:
     assert detector.skipped(batch) == [(3, Skipped("raw", 1, 41, 43))]
 
 
-def test_a_redelivery_or_a_new_generation_is_no_skip() -> None:
-    """faust seeks back to the committed offset (the same offsets again), and a new
-    generation starts wherever the group's committed offset is."""
+def test_a_redelivery_is_no_skip() -> None:
+    """faust seeks back to the committed offset: the same offsets again, then onwards."""
     detector = SkipDetector()
     detector.skipped([delivered(0, n) for n in range(320, 328)])
     assert detector.skipped([delivered(0, 327), delivered(0, 328)]) == []
-    assert detector.skipped([delivered(0, 20, generation=3), delivered(0, 21, 3)]) == []
-    assert detector.skipped([delivered(0, 500, generation=4)]) == []
+    assert detector.skipped([delivered(0, 300), delivered(0, 301)]) == []
+
+
+def test_a_revoked_partition_starts_afresh() -> None:
+    """Another worker may take it further; back here, it resumes at the committed offset."""
+    detector = SkipDetector()
+    detector.skipped([delivered(0, 5), delivered(1, 5)])
+    detector.forget([("raw", 0)])
+    assert detector.skipped([delivered(0, 900), delivered(1, 900)]) == [
+        (1, Skipped("raw", 1, 6, 900))
+    ]
