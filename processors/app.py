@@ -28,9 +28,11 @@ Delivery semantics (proven by ``tests/integration/test_processors.py``'s crash t
   agent that died would stall its partitions silently. The dead-letter write itself is
   retried forever, with backoff (:mod:`processors.dead_letters`; skipping would lose the
   record); while it fails, ``/readyz`` answers 503 and a metric and error logs say so.
-- records faust skipped when the worker joined its group again (a faust-streaming defect
-  that commits past them) are found by their offsets and read again before the records
-  after them are acked (:mod:`processors.skipped`).
+- after a rebalance faust seeks the partitions to their committed offsets before it
+  fetches from them (:mod:`processors.recovery`: faust-streaming did it the other way
+  round, which stalled partitions and skipped records). Should records be skipped anyway
+  (never delivered, yet about to be committed), they are found by their offsets and read
+  again before the records after them are acked (:mod:`processors.skipped`).
 - a write Kafka cannot take for now (a broker restarting, no leader, timed out) is no
   failure of the record: it is sent again until Kafka takes it, its batch unacked
   meanwhile (:mod:`processors.resend`); only a record Kafka refuses for good (too large,
@@ -57,6 +59,7 @@ from processors.kafka_security import broker_credentials
 from processors.metrics import ProcessorMetrics
 from processors.normalisers import normalise as default_normalise
 from processors.pipeline import Normalise
+from processors.recovery import SeekFirstTableManager
 from processors.skipped import SkipFiller, SkippedRecords
 from processors.worker import BatchWorker, source_record
 
@@ -124,6 +127,8 @@ def create_app(
         web_enabled=settings.processors.web_port > 0,
         web_port=max(settings.processors.web_port, 1),
         web_host=settings.processors.web_host,
+        # Seek partitions to their committed offsets before fetching (processors.recovery).
+        TableManager=SeekFirstTableManager,
     )
     raw_topic = app.topic(
         topics.raw_webhooks,

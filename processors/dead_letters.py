@@ -31,6 +31,7 @@ from hookline.dead_letter import SourceRecord, scrub, send_dead_letter
 from hookline.kafka_clients import AsyncProducer, PublishError
 from hookline.logs import get_logger
 from processors.metrics import ProcessorMetrics
+from processors.resend import backoff_seconds
 from schemas.dead_letter import DeadLetterContext
 
 log = get_logger("hookline.processors")
@@ -57,7 +58,6 @@ class DeadLetterWriter:
 
     async def write(self, record: SourceRecord, context: DeadLetterContext) -> None:
         """Write one dead letter; return once the broker acknowledged it."""
-        backoff = FIRST_BACKOFF_SECONDS
         attempt = 0
         slimmed = False
         while True:
@@ -70,8 +70,9 @@ class DeadLetterWriter:
                     slimmed = True
                     continue
                 self._failed(exc, attempt)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                await asyncio.sleep(
+                    backoff_seconds(attempt, FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS)
+                )
             else:
                 self._recovered(attempt)
                 return

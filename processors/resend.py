@@ -47,4 +47,12 @@ class Resender:
             attempt=attempt,
             reason=scrub(str(error))[:300],
         )
-        await asyncio.sleep(min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (attempt - 1)))
+        await asyncio.sleep(backoff_seconds(attempt))
+
+
+def backoff_seconds(
+    attempt: int, first: float = FIRST_BACKOFF_SECONDS, cap: float = MAX_BACKOFF_SECONDS
+) -> float:
+    """The wait after failed attempt number ``attempt`` (from 1) at something Kafka could
+    not serve for now: doubling from ``first``, capped at ``cap``."""
+    return float(min(cap, first * 2 ** (attempt - 1)))

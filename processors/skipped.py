@@ -1,5 +1,9 @@
 """Raw records faust skipped: found by their offsets, read again, handled in their place.
 
+The cause found here is removed by processors.recovery (the partitions are sought before
+they are fetched from); this stays as the safety net, at the cost of one comparison per
+record, for a skip from any other cause.
+
 faust-streaming (0.15.3) can skip records when a worker joins its group again. In one
 branch of its recovery it resumes the flow before it seeks the partitions back to their
 committed offsets; records the fetcher had already taken are dropped, and the offsets it
@@ -38,12 +42,12 @@ from hookline.dead_letter import SourceRecord
 from hookline.kafka_clients import consumer_config
 from hookline.logs import get_logger
 from hookline.settings import KafkaSettings
+from processors.resend import backoff_seconds
 
 log = get_logger("hookline.processors")
 
 #: How long one attempt at reading a skipped range may take.
 READ_TIMEOUT_SECONDS = 30.0
-RETRY_CAP_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +104,7 @@ class SkippedRecords:
                 return await asyncio.to_thread(self.read, skipped)
             except KafkaException as exc:
                 attempt += 1
-                delay = min(2.0**attempt, RETRY_CAP_SECONDS)
+                delay = backoff_seconds(attempt)
                 log.warning("skipped records not read yet", error=str(exc), retry_in=delay)
                 await asyncio.sleep(delay)
 

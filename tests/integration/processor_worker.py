@@ -11,21 +11,26 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-
-from hookline.kafka_clients import consumer_config
 from hookline.settings import Settings
 from processors.app import app_id
 from tests.conftest import ROOT
-from tests.kafka_probe import group_lag
+from tests.kafka_probe import topic_lag
 from tests.ports import free_port
 
 
 class ProcessorWorker:
     """Start, stop, kill -9, and wait until the worker has committed all of its input."""
 
-    def __init__(self, settings: Settings, data_dir: Path, log_path: Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        data_dir: Path,
+        log_path: Path,
+        module: str = "processors",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings
+        self.module = module
         self.log_path = log_path
         self.web_port = free_port()
         self.env = {
@@ -36,13 +41,14 @@ class ProcessorWorker:
             "HOOKLINE_PROCESSORS__DATA_DIR": str(data_dir),
             "HOOKLINE_PROCESSORS__WEB_PORT": str(self.web_port),
             "HOOKLINE_LOG__FORMAT": "console",
+            **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "processors"],
+                [sys.executable, "-m", self.module],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,
@@ -69,13 +75,7 @@ class ProcessorWorker:
 
     def committed_lag(self, topic: str) -> int:
         """Records of ``topic`` not yet committed by the worker's consumer group."""
-        consumer = Consumer(consumer_config(self.settings.kafka, "probe", "partitions"))
-        try:
-            count = len(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-        finally:
-            consumer.close()
-        partitions = [TopicPartition(topic, p) for p in range(count)]
-        return sum(group_lag(self.settings.kafka, app_id(self.settings), partitions).values())
+        return topic_lag(self.settings.kafka, app_id(self.settings), topic)
 
     def drain(self, topic: str) -> None:
         """Start, wait until everything of ``topic`` is committed, stop."""

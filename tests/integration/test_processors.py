@@ -198,6 +198,48 @@ def test_offsets_the_worker_is_not_given_are_read_again_and_counted(
     assert "hookline_processor_skipped_records_total 2.0" in body.splitlines()
 
 
+def test_a_rebalance_with_a_slow_seek_neither_stalls_nor_hands_a_record_over_twice(
+    settings: Settings, topics: Topics, tmp_path: Path, consume: ConsumeFn
+) -> None:
+    """A second worker joins mid-stream, and the group coordinator is slow to answer the
+    seek to the committed offsets (2 s, injected). faust resumes the partitions before that
+    seek: without processors.recovery the first worker was handed records it then handed
+    over again (counted as duplicates), or its partitions stalled uncommitted (3 runs of 4),
+    as in the chaos test's rare stalls."""
+    ids = [f"r{i:05d}" for i in range(30000)]
+    produce_raw(settings, topics, ids)
+    workers = [
+        ProcessorWorker(
+            settings,
+            tmp_path / f"disk-{n}",
+            tmp_path / f"worker-{n}.log",
+            module="tests.integration.slow_seek_processors",
+            env={"SLOW_SEEK_SECONDS": "2"},
+        )
+        for n in (1, 2)
+    ]
+    try:
+        workers[0].start()
+        deadline = time.monotonic() + 90
+        while workers[0].committed_lag(topics.raw_webhooks) > len(ids) - 1000:  # under way
+            assert time.monotonic() < deadline, workers[0].log_tail()
+            time.sleep(0.1)
+        workers[1].start()  # the group rebalances while the first worker has a backlog
+        workers[0].wait_drained(topics.raw_webhooks, timeout=120)
+        pages = [worker.get("/metrics") for worker in workers]
+    finally:
+        for worker in workers:
+            worker.stop()
+    assert all(status == 200 for status, _ in pages)
+    forwarded = 'hookline_processor_records_total{outcome="forwarded"'
+    assert all(forwarded in body for _, body in pages), "the second worker was given nothing"
+    for _, body in pages:
+        assert 'outcome="duplicate"' not in body  # every id is new: nothing handled twice
+        assert _metric(body, "hookline_processor_skipped_records_total") == 0
+    events = passthrough_events(consume, topics, len(ids) + 1, timeout=10)
+    assert sorted(e.providereventid for e in events) == ids
+
+
 def test_two_workers_one_killed_mid_stream_and_back_lose_nothing_and_keep_one_id_each(
     settings: Settings, topics: Topics, tmp_path: Path, consume: ConsumeFn
 ) -> None:
