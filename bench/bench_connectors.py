@@ -271,8 +271,8 @@ async def measure(settings: Settings, base_url: str) -> dict[str, Any]:
     stream, kinds = repeat_stream()
     with fresh_topics(settings) as phase:
         produce(phase, stream)
-        outcomes = (await run_connector(phase, base_url, "repeats", len(stream))).outcomes
-    result = report(ceiling, run, kinds, outcomes)
+        repeats = await run_connector(phase, base_url, "repeats", len(stream))
+    result = report(ceiling, run, kinds, repeats)
     if INSTANCES > 1:
         runs = await asyncio.to_thread(scale_out, settings, base_url)
         result["scale_out"] = {
@@ -283,10 +283,11 @@ async def measure(settings: Settings, base_url: str) -> dict[str, Any]:
 
 
 def report(
-    ceiling: dict[str, float], run: Run, kinds: dict[str, int], outcomes: dict[str, float]
+    ceiling: dict[str, float], run: Run, kinds: dict[str, int], repeats: Run
 ) -> dict[str, Any]:
     seconds = run.seconds
     events = sum(kinds.values())
+    outcomes = repeats.outcomes
     calls = outcomes.get("applied", 0) + outcomes.get("retried", 0)
     return {
         "config": {"events": EVENTS, "concurrency": CONCURRENCY, "cpus": os.cpu_count()},
@@ -306,6 +307,9 @@ def report(
             "outcomes": outcomes,
             "calls_made": calls,
             "calls_avoided_share": 1 - calls / events,
+            "seconds": round(repeats.seconds, 3),
+            "events_per_second": events / repeats.seconds,
+            "cpu_ms_per_event": round(repeats.cpu_seconds * 1000 / events, 3),
         },
     }
 

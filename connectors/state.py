@@ -4,8 +4,8 @@
   of the state last applied. Written only after the destination accepted the change,
   and never to an older version (``WHERE excluded.version >= version``), so a late
   writer cannot roll it back. An unchanged state seen at a newer version advances the
-  version only. Saves are group-committed: those requested while one is being written
-  go together in the next transaction (one WAL flush instead of one each).
+  version only. Saves, and advances, are group-committed: those requested while one is
+  being written go together in the next transaction (one WAL flush instead of one each).
 - ``conflicts``: every conflict with both versions (``current_state``: the state applied,
   ``incoming``: the change), one row per (connector, CloudEvent id), so a re-delivered
   change is recorded once. ``status``: ``open`` for a change held by the manual-review
@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
+from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -69,9 +70,16 @@ SELECT %s, c.k, c.h, c.v, c.s, c.j, c.e, now()
 FROM jsonb_to_recordset(%s::jsonb) AS c(k text, h text, v timestamptz, s text, j jsonb, e text)"""
     + _UPSERT
 )
-_ADVANCE = """
-UPDATE connector_entity_state SET version = %s
-WHERE connector = %s AND entity_key = %s AND (version IS NULL OR version < %s)
+# Versions seen on unchanged states, for a group of changes: one statement, the newest
+# version per entity (one UPDATE cannot change a row twice), never moved back.
+_ADVANCE_MANY = """
+UPDATE connector_entity_state AS s SET version = c.v
+FROM (
+    SELECT k, max(v) AS v
+    FROM jsonb_to_recordset(%s::jsonb) AS r(k text, v timestamptz)
+    GROUP BY k
+) AS c
+WHERE s.connector = %s AND s.entity_key = c.k AND (s.version IS NULL OR s.version < c.v)
 """
 _HOLD = """
 INSERT INTO conflicts (connector, entity_key, policy, current_state, incoming, event_id,
@@ -168,6 +176,7 @@ class StateStore:
         self._pool = pool
         self._connector = connector
         self._saves = GroupWriter(self._save_all)
+        self._advances = GroupWriter(self._advance_all)
 
     async def load(self, keys: Collection[str]) -> dict[str, AppliedState]:
         async with self._pool.connection() as conn:
@@ -187,8 +196,7 @@ class StateStore:
                 async with conn.transaction(), conn.cursor() as cur:
                     await cur.executemany(_SAVE, [self._row(c) for c in changes])
                 return
-            # One statement: atomic on its own (no BEGIN and COMMIT on an autocommit pool).
-            async with nullcontext() if conn.autocommit else conn.transaction():
+            async with _atomic(conn):
                 await conn.execute(_SAVE_MANY, (self._connector, _rows_document(changes)))
 
     def _row(self, c: Change) -> tuple[Any, ...]:
@@ -198,10 +206,15 @@ class StateStore:
 
     async def advance(self, change: Change) -> None:
         """An unchanged state seen at a newer version: remember the version, so that a
-        change older than it but newer than the applied one is still stale."""
-        key = (change.version, self._connector, change.entity_key, change.version)
-        async with self._pool.connection() as conn:
-            await conn.execute(_ADVANCE, key)
+        change older than it but newer than the applied one is still stale. Returns once
+        it is durable (group-committed, like saves)."""
+        await self._advances.submit(change)
+
+    async def _advance_all(self, changes: list[Change]) -> None:
+        rows = orjson.dumps([{"k": c.entity_key, "v": c.version} for c in changes])
+        document = json_without_nul(rows).decode()  # schemas.text, as _rows_document
+        async with self._pool.connection() as conn, _atomic(conn):
+            await conn.execute(_ADVANCE_MANY, (document, self._connector))
 
     async def hold_conflict(
         self,
@@ -245,6 +258,12 @@ class StateStore:
                     _json(detail),
                 ),
             )
+
+
+def _atomic(conn: AsyncConnection[Any]) -> AbstractAsyncContextManager[Any]:
+    """Around one statement: atomic on its own (no BEGIN and COMMIT on an autocommit
+    pool), else in a transaction of its own."""
+    return nullcontext() if conn.autocommit else conn.transaction()
 
 
 def _jsonable(value: dict[str, Any]) -> dict[str, Any]:

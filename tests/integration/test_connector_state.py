@@ -86,6 +86,34 @@ async def test_one_entity_twice_in_one_group_ends_at_the_newest(
     assert orjson.dumps(saved["customer:1"][3]) == encode_state({"name": "b"})
 
 
+async def test_advances_requested_together_move_each_version_forward_only(
+    autocommit_pool: AsyncConnectionPool,
+) -> None:
+    """Unchanged states seen at newer versions, group-committed: each entity ends at the
+    newest version seen (one entity twice in a group included); an older one, or one of
+    an entity never saved, changes nothing; the state itself is untouched."""
+    store = StateStore(autocommit_pool, "crm")
+    await asyncio.gather(*(store.save(change(f"customer:{n}", T0, name=f"n{n}")) for n in range(3)))
+    later = [T0 + timedelta(seconds=s) for s in (1, 2, 3)]
+    await asyncio.gather(
+        store.advance(change("customer:0", later[1], name="n0")),
+        store.advance(change("customer:0", later[2], name="n0")),
+        store.advance(change("customer:0", later[0], name="n0")),
+        store.advance(change("customer:1", later[0], name="n1")),
+        store.advance(change("customer:2", T0 - timedelta(seconds=1), name="n2")),
+        store.advance(change("customer:9", later[0], name="n9")),
+    )
+    saved = await rows(autocommit_pool)
+    assert {key: row[1] for key, row in saved.items()} == {
+        "customer:0": later[2],
+        "customer:1": later[0],
+        "customer:2": T0,
+    }
+    assert saved["customer:0"][3] == {"name": "n0"}
+    await store.advance(change("customer:0", later[1], name="n0"))  # alone, and older
+    assert (await rows(autocommit_pool))["customer:0"][1] == later[2]
+
+
 async def test_saves_through_a_pool_in_transactions_are_committed(
     fresh_database: PostgresSettings,
 ) -> None:
