@@ -1,9 +1,9 @@
 """faust's recovery, made to seek the stream partitions before it fetches from them.
 
 When a rebalance completes, faust-streaming (0.15.3) resumes the stream partitions and only
-then seeks them back to their committed offsets (``Recovery.on_recovery_completed``). If
-the flow is already running at that point (it is on every rebalance but a worker's first,
-when faust's fetcher has started), records fetched from the partitions' old positions are
+then seeks them back to their committed offsets (``Recovery.on_recovery_completed``). On
+every rebalance but a worker's first, faust's fetcher is running and the flow is resumed
+already at that point, so records fetched from the partitions' old positions are
 delivered while the seek is in flight. The seek then moves the read offsets back under
 them, and faust's next ``flow_control.resume()`` clears the stream's queues, dropping what
 had been delivered but not yet taken. Seen here as partitions that stall with records
