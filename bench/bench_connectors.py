@@ -8,10 +8,14 @@ and the share of calls that change detection avoids on a stream with repeats.
    by the connector runtime (real PostgreSQL: state hash written per change, change
    detection, breaker, audit log line per call rendered as JSON) with the same concurrency;
    deliveries/s from assignment to the last one applied;
-3. scaling out (``BENCH_INSTANCES``, default 2): the throughput run again with 1 and
+3. bound: the least a connector must do per delivery (bench.minimal_connector: consume,
+   validate, state, hash, PUT, one state upsert per batch; no audit, span, metric,
+   breaker or ordering) on the same events, between the two ceiling runs: the most any
+   connector doing the job gets here, and what the runtime's operability costs;
+4. scaling out (``BENCH_INSTANCES``, default 2): the throughput run again with 1 and
    with N instance processes in one consumer group (bench.connector_instances), from the
    first record produced to the last state row written, CPU summed over the instances;
-4. change detection: a seeded stream of updates, "touches" (only ``updated_at`` moves),
+5. change detection: a seeded stream of updates, "touches" (only ``updated_at`` moves),
    echoes from the destination's own source and late re-sends; the share of events that
    caused no call.
 
@@ -38,7 +42,7 @@ import orjson
 import psycopg
 from confluent_kafka import Producer
 
-from bench import connector_instances
+from bench import connector_instances, minimal_connector
 from bench.common import ROOT, stop, wait_http, write_result
 from connectors.alerts import Alerter, LoggingAlertSink
 from connectors.config import parse_connectors
@@ -132,10 +136,16 @@ async def raw_ceiling(base_url: str) -> dict[str, float]:
 
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     async with aiohttp.ClientSession(connector=connector) as session:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - started
-    return {"requests": EVENTS, "seconds": round(elapsed, 3), "per_second": EVENTS / elapsed}
+        elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
+    return {
+        "requests": EVENTS,
+        "seconds": round(elapsed, 3),
+        "per_second": EVENTS / elapsed,
+        # The event loop's thread: the client's own CPU per request (the stand-in apart).
+        "cpu_ms_per_request": round(cpu * 1000 / EVENTS, 3),
+    }
 
 
 def produce(settings: Settings, events: list[Any]) -> None:
@@ -262,9 +272,13 @@ async def measure(settings: Settings, base_url: str) -> dict[str, Any]:
         produce(phase, [customer_event(f"t{n}", 1) for n in range(EVENTS)])
         run = await run_connector(phase, base_url, "throughput", EVENTS)
     assert run.outcomes.get("applied") == EVENTS, run.outcomes
+    with fresh_topics(settings) as phase:
+        produce(phase, [customer_event(f"m{n}", 1) for n in range(EVENTS)])
+        bound = await minimal_connector.run(phase, base_url, EVENTS, CONCURRENCY)
     after = await raw_ceiling(base_url)
     ceiling = {
         "per_second": (before["per_second"] + after["per_second"]) / 2,
+        "cpu_ms_per_request": (before["cpu_ms_per_request"] + after["cpu_ms_per_request"]) / 2,
         "before": before,
         "after": after,
     }
@@ -273,6 +287,13 @@ async def measure(settings: Settings, base_url: str) -> dict[str, Any]:
         produce(phase, stream)
         repeats = await run_connector(phase, base_url, "repeats", len(stream))
     result = report(ceiling, run, kinds, repeats)
+    result["minimal_loop_bound"] = bound | {
+        "share_of_ceiling": bound["per_second"] / ceiling["per_second"],
+        "connector_to_bound": result["connector"]["per_second"] / bound["per_second"],
+        "loop_cpu_to_ceiling_cpu": round(
+            bound["loop_cpu_ms_per_delivery"] / ceiling["cpu_ms_per_request"], 3
+        ),
+    }
     if INSTANCES > 1:
         runs = await asyncio.to_thread(scale_out, settings, base_url)
         result["scale_out"] = {
@@ -300,6 +321,11 @@ def report(
             "cpu_ms_per_delivery": round(run.cpu_seconds * 1000 / EVENTS, 3),
             "event_loop_busy_share": round(run.loop_cpu_seconds / seconds, 3),
             "share_of_ceiling": (EVENTS / seconds) / ceiling["per_second"],
+            # The steadier figure on a shared machine: the event loop's CPU per delivery
+            # over the bare client's per request (0.5x the ceiling needs about 2 or less).
+            "loop_cpu_to_ceiling_cpu": round(
+                run.loop_cpu_seconds * 1000 / EVENTS / ceiling["cpu_ms_per_request"], 3
+            ),
         },
         "change_detection": {
             "events": events,
