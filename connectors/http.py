@@ -95,11 +95,14 @@ class HttpClient:
         form-encoded ``form``); return the 2xx response or raise a DeliveryError. The
         body sent is never logged."""
         started = time.perf_counter()
-        call = _Call(self._connector, method, url, _with_trace(headers))
+        sent = dict(headers or {})
+        names = {name.lower() for name in sent}  # header names are case-insensitive
+        _add_trace(sent, names)
+        call = _Call(self._connector, method, url, sent)
         if json is not None and encoded is None:
             encoded = orjson.dumps(json)  # bytes: no text round trip through aiohttp
-        if encoded is not None and not any(k.lower() == "content-type" for k in call.headers):
-            call.headers["Content-Type"] = "application/json"
+        if encoded is not None and "content-type" not in names:
+            sent["Content-Type"] = "application/json"
         try:
             response = await self._send(call, encoded, form)
         except Exception as exc:
@@ -186,16 +189,15 @@ class _Call:
     headers: dict[str, str]
 
 
-def _with_trace(headers: Mapping[str, str] | None) -> dict[str, str]:
-    """The request's headers plus the current span's ``traceparent`` and ``tracestate``,
-    if any (a caller's own ``traceparent`` keeps its own state, or none)."""
-    sent = dict(headers or {})
+def _add_trace(headers: dict[str, str], names: set[str]) -> None:
+    """Add the current span's ``traceparent`` and ``tracestate``, if any, to ``headers``
+    (whose lower-cased names are ``names``); a caller's own ``traceparent`` keeps its own
+    state, or none."""
     trace = current_trace()
-    if trace is not None and not any(k.lower() == TRACEPARENT for k in sent):
-        sent[TRACEPARENT] = trace.header
-        if trace.state is not None and not any(k.lower() == TRACESTATE for k in sent):
-            sent[TRACESTATE] = trace.state
-    return sent
+    if trace is not None and TRACEPARENT not in names:
+        headers[TRACEPARENT] = trace.header
+        if trace.state is not None and TRACESTATE not in names:
+            headers[TRACESTATE] = trace.state
 
 
 def _category(error: DeliveryError) -> Category:
@@ -231,6 +233,8 @@ def rate_limit_from_headers(
     """The rate-limit headers vendors document: IETF ``RateLimit-*``, ``X-RateLimit-*``,
     HubSpot's ``X-HubSpot-RateLimit-*``, Shopify REST's ``X-Shopify-Shop-Api-Call-Limit``,
     and ``Retry-After``. None when the response has none of them."""
+    if not any(name in headers for name in _RATE_LIMIT_HEADERS):
+        return None  # most answers: one pass instead of the parsing below
     remaining = _number(
         headers, "RateLimit-Remaining", "X-RateLimit-Remaining", "X-HubSpot-RateLimit-Remaining"
     )
@@ -241,6 +245,19 @@ def rate_limit_from_headers(
     if remaining is None and reset is None and retry_after is None:
         return None
     return RateLimitHint(remaining=remaining, reset_seconds=reset, retry_after=retry_after)
+
+
+#: Every header :func:`rate_limit_from_headers` reads.
+_RATE_LIMIT_HEADERS = (
+    "RateLimit-Remaining",
+    "X-RateLimit-Remaining",
+    "X-HubSpot-RateLimit-Remaining",
+    "X-Shopify-Shop-Api-Call-Limit",
+    "RateLimit-Reset",
+    "X-RateLimit-Reset",
+    "X-HubSpot-RateLimit-Interval-Milliseconds",
+    "Retry-After",
+)
 
 
 def _reset_seconds(headers: Mapping[str, str], now: datetime | None) -> float | None:

@@ -32,6 +32,7 @@ import structlog
 
 from hookline.dead_letter import might_hold_secret, scrub
 from hookline.settings import LogSettings
+from hookline.tracing import current as current_trace
 
 _SECRET_KEY = re.compile(
     r"(secret|password|passwd|token|signature|authorization|api[_-]?key|access[_-]?key|cookie|dsn|conninfo)",
@@ -142,14 +143,26 @@ def add_timestamp(
     return event_dict
 
 
+def add_trace_ids(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """``trace_id`` and ``span_id`` of the current span (:mod:`hookline.tracing`), if any."""
+    trace = current_trace()
+    if trace is not None:
+        event_dict.setdefault("trace_id", trace.trace_id)
+        event_dict.setdefault("span_id", trace.span_id)
+    return event_dict
+
+
 def add_line_fields(
     logger: Any, method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """``level``, ``logger`` and ``timestamp`` of one of our lines: what structlog's
-    add_log_level, add_logger_name and the stamper add, in one step (the connectors log
-    every external call)."""
+    """``level``, ``logger``, ``timestamp`` and the current span's ids on one of our lines:
+    what structlog's add_log_level, add_logger_name and the stamper add, and
+    :func:`add_trace_ids`, in one step (the connectors log every external call)."""
     event_dict["level"] = _LEVELS.get(method, method)
     event_dict["logger"] = logger.name
+    add_trace_ids(logger, method, event_dict)
     return add_timestamp(logger, method, event_dict)
 
 
@@ -167,6 +180,7 @@ def _foreign_processors() -> list[Any]:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.PositionalArgumentsFormatter(),
+        add_trace_ids,
         add_timestamp,
     ]
 
