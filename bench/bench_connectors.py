@@ -2,8 +2,10 @@
 and the share of calls that change detection avoids on a stream with repeats.
 
 1. ceiling: a bare ``aiohttp`` client PUTs ``BENCH_EVENTS`` distinct entities to the local
-   fake API (its own process) with ``BENCH_CONCURRENCY`` requests in flight, before and
-   after the connector's run (the baseline is their mean);
+   fake API (its own process) with N requests in flight, before and after the runs of 2
+   and 3 (the baseline is their mean); phases 1-3 run once for each N of
+   ``BENCH_CONCURRENCY`` (default ``32,256``: the issue's two figures), the first N's
+   figures at the top of the results, every N's under ``by_concurrency``;
 2. connector: the same number of CloudEvents on a normalised topic (real Kafka), delivered
    by the connector runtime (real PostgreSQL: state hash written per change, change
    detection, breaker, audit log line per call rendered as JSON) with the same concurrency;
@@ -64,7 +66,9 @@ from tests.ports import free_port
 # Long enough that the consumer's first fetch and the ceiling's connection set-up are a
 # small part of each window (at 5,000 the ceiling's window was under a second: noisy).
 EVENTS = int(os.environ.get("BENCH_EVENTS", "20000"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "32"))
+CONCURRENCIES = [int(n) for n in os.environ.get("BENCH_CONCURRENCY", "32,256").split(",")]
+#: Calls in flight of the phases run once (scaling out, change detection).
+CONCURRENCY = CONCURRENCIES[0]
 INSTANCES = int(os.environ.get("BENCH_INSTANCES", "2"))
 STREAM_EVENTS = int(os.environ.get("BENCH_STREAM_EVENTS", "3000"))
 STREAM_ENTITIES = 500
@@ -111,7 +115,7 @@ def fresh_topics(settings: Settings) -> Iterator[Settings]:
         yield settings.model_copy(update={"kafka": kafka})
 
 
-async def raw_ceiling(base_url: str) -> dict[str, float]:
+async def raw_ceiling(base_url: str, concurrency: int) -> dict[str, float]:
     """The same PUTs (bodies, headers) from a bare aiohttp session, bodies built in
     advance: the most a client gets out of the fake."""
     queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
@@ -134,10 +138,10 @@ async def raw_ceiling(base_url: str) -> dict[str, float]:
                 await resp.read()
                 assert resp.status == 200
 
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
         started, cpu = time.perf_counter(), time.thread_time()
-        await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
     return {
         "requests": EVENTS,
@@ -157,17 +161,19 @@ def produce(settings: Settings, events: list[Any]) -> None:
     assert producer.flush(30) == 0
 
 
-def http_table(base_url: str) -> dict[str, Any]:
+def http_table(base_url: str, concurrency: int = CONCURRENCY) -> dict[str, Any]:
     return {
         "families": ["customer"],
-        "concurrency": CONCURRENCY,
+        "concurrency": concurrency,
         "destination": {"type": "http_upsert", "base_url": base_url, "token": TOKEN},
     }
 
 
-async def run_connector(settings: Settings, base_url: str, name: str, expected: int) -> Run:
+async def run_connector(
+    settings: Settings, base_url: str, name: str, expected: int, concurrency: int = CONCURRENCY
+) -> Run:
     """Run an HTTP connector until ``expected`` records are dealt with."""
-    return await run_configured(settings, name, http_table(base_url), expected)
+    return await run_configured(settings, name, http_table(base_url, concurrency), expected)
 
 
 def scale_out(settings: Settings, base_url: str) -> list[dict[str, float]]:
@@ -263,36 +269,31 @@ def repeat_stream(seed: int = 7) -> tuple[list[Any], dict[str, int]]:
     return events, kinds
 
 
-async def measure(settings: Settings, base_url: str) -> dict[str, Any]:
-    """Each phase on topics of its own: a connector reads its topic from the start."""
-    # The ceiling before and after the connector, their mean the baseline: a shared
-    # machine's speed drifts over a run.
-    before = await raw_ceiling(base_url)
-    with fresh_topics(settings) as phase:
-        produce(phase, [customer_event(f"t{n}", 1) for n in range(EVENTS)])
-        run = await run_connector(phase, base_url, "throughput", EVENTS)
-    assert run.outcomes.get("applied") == EVENTS, run.outcomes
-    with fresh_topics(settings) as phase:
-        produce(phase, [customer_event(f"m{n}", 1) for n in range(EVENTS)])
-        bound = await minimal_connector.run(phase, base_url, EVENTS, CONCURRENCY)
-    after = await raw_ceiling(base_url)
-    ceiling = {
-        "per_second": (before["per_second"] + after["per_second"]) / 2,
-        "cpu_ms_per_request": (before["cpu_ms_per_request"] + after["cpu_ms_per_request"]) / 2,
-        "before": before,
-        "after": after,
-    }
+async def measure(settings: Settings) -> dict[str, Any]:
+    """Each phase on topics of its own (a connector reads its topic from the start), each
+    concurrency against a fresh stand-in (it keeps every call it answers)."""
+    by_concurrency = {}
+    for n in CONCURRENCIES:
+        with fake_api() as base_url:
+            by_concurrency[n] = await throughput(settings, base_url, n)
+    with fake_api() as base_url:
+        return await rest(settings, base_url, by_concurrency)
+
+
+async def rest(
+    settings: Settings, base_url: str, by_concurrency: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """The phases run once, and the results."""
     stream, kinds = repeat_stream()
     with fresh_topics(settings) as phase:
         produce(phase, stream)
         repeats = await run_connector(phase, base_url, "repeats", len(stream))
-    result = report(ceiling, run, kinds, repeats)
-    result["minimal_loop_bound"] = bound | {
-        "share_of_ceiling": bound["per_second"] / ceiling["per_second"],
-        "connector_to_bound": result["connector"]["per_second"] / bound["per_second"],
-        "loop_cpu_to_ceiling_cpu": round(
-            bound["loop_cpu_ms_per_delivery"] / ceiling["cpu_ms_per_request"], 3
-        ),
+    result = {
+        "config": {"events": EVENTS, "concurrency": CONCURRENCY, "cpus": os.cpu_count()},
+        "load_average": os.getloadavg(),
+        **by_concurrency[CONCURRENCY],
+        "by_concurrency": {str(n): figures for n, figures in by_concurrency.items()},
+        "change_detection": change_detection(kinds, repeats),
     }
     if INSTANCES > 1:
         runs = await asyncio.to_thread(scale_out, settings, base_url)
@@ -303,40 +304,65 @@ async def measure(settings: Settings, base_url: str) -> dict[str, Any]:
     return result
 
 
-def report(
-    ceiling: dict[str, float], run: Run, kinds: dict[str, int], repeats: Run
-) -> dict[str, Any]:
-    seconds = run.seconds
-    events = sum(kinds.values())
-    outcomes = repeats.outcomes
-    calls = outcomes.get("applied", 0) + outcomes.get("retried", 0)
+async def throughput(settings: Settings, base_url: str, concurrency: int) -> dict[str, Any]:
+    """The ceiling, the connector runtime and the bound, ``concurrency`` calls in flight."""
+    # The ceiling before and after the others, their mean the baseline: a shared
+    # machine's speed drifts over a run.
+    before = await raw_ceiling(base_url, concurrency)
+    with fresh_topics(settings) as phase:
+        produce(phase, [customer_event(f"t{concurrency}n{n}", 1) for n in range(EVENTS)])
+        run = await run_connector(phase, base_url, f"throughput{concurrency}", EVENTS, concurrency)
+    assert run.outcomes.get("applied") == EVENTS, run.outcomes
+    with fresh_topics(settings) as phase:
+        produce(phase, [customer_event(f"m{concurrency}n{n}", 1) for n in range(EVENTS)])
+        bound = await minimal_connector.run(phase, base_url, EVENTS, concurrency)
+    after = await raw_ceiling(base_url, concurrency)
+    ceiling = {
+        "per_second": (before["per_second"] + after["per_second"]) / 2,
+        "cpu_ms_per_request": (before["cpu_ms_per_request"] + after["cpu_ms_per_request"]) / 2,
+        "before": before,
+        "after": after,
+    }
+    per_second = EVENTS / run.seconds
     return {
-        "config": {"events": EVENTS, "concurrency": CONCURRENCY, "cpus": os.cpu_count()},
-        "load_average": os.getloadavg(),
         "raw_aiohttp_ceiling": ceiling,
         "connector": {
             "deliveries": EVENTS,
-            "seconds": round(seconds, 3),
-            "per_second": EVENTS / seconds,
+            "seconds": round(run.seconds, 3),
+            "per_second": per_second,
             "cpu_ms_per_delivery": round(run.cpu_seconds * 1000 / EVENTS, 3),
-            "event_loop_busy_share": round(run.loop_cpu_seconds / seconds, 3),
-            "share_of_ceiling": (EVENTS / seconds) / ceiling["per_second"],
+            "event_loop_busy_share": round(run.loop_cpu_seconds / run.seconds, 3),
+            "share_of_ceiling": per_second / ceiling["per_second"],
             # The steadier figure on a shared machine: the event loop's CPU per delivery
             # over the bare client's per request (0.5x the ceiling needs about 2 or less).
             "loop_cpu_to_ceiling_cpu": round(
                 run.loop_cpu_seconds * 1000 / EVENTS / ceiling["cpu_ms_per_request"], 3
             ),
         },
-        "change_detection": {
-            "events": events,
-            "stream_composition": kinds,
-            "outcomes": outcomes,
-            "calls_made": calls,
-            "calls_avoided_share": 1 - calls / events,
-            "seconds": round(repeats.seconds, 3),
-            "events_per_second": events / repeats.seconds,
-            "cpu_ms_per_event": round(repeats.cpu_seconds * 1000 / events, 3),
+        "minimal_loop_bound": bound
+        | {
+            "share_of_ceiling": bound["per_second"] / ceiling["per_second"],
+            "connector_to_bound": per_second / bound["per_second"],
+            "loop_cpu_to_ceiling_cpu": round(
+                bound["loop_cpu_ms_per_delivery"] / ceiling["cpu_ms_per_request"], 3
+            ),
         },
+    }
+
+
+def change_detection(kinds: dict[str, int], repeats: Run) -> dict[str, Any]:
+    events = sum(kinds.values())
+    outcomes = repeats.outcomes
+    calls = outcomes.get("applied", 0) + outcomes.get("retried", 0)
+    return {
+        "events": events,
+        "stream_composition": kinds,
+        "outcomes": outcomes,
+        "calls_made": calls,
+        "calls_avoided_share": 1 - calls / events,
+        "seconds": round(repeats.seconds, 3),
+        "events_per_second": events / repeats.seconds,
+        "cpu_ms_per_event": round(repeats.cpu_seconds * 1000 / events, 3),
     }
 
 
@@ -345,9 +371,9 @@ def main() -> None:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     configure_logging(LogSettings(level="INFO", format="json"), stream=devnull)
     base = Settings(_env_file=None)  # type: ignore[call-arg]
-    with fake_api() as base_url, fresh_database(base) as settings:
+    with fresh_database(base) as settings:
         tune_garbage_collector()  # as the connectors service does at start-up
-        result = asyncio.run(measure(settings, base_url))
+        result = asyncio.run(measure(settings))
     path = write_result("connectors", result)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     print(f"written to {path}")
