@@ -68,7 +68,16 @@ ON CONFLICT (name) DO UPDATE SET
     records_seen = excluded.records_seen, records_emitted = excluded.records_emitted,
     updated_at = now()
 """
-_HASHES = "SELECT entity, state_hash FROM poll_states WHERE source = %s AND entity = ANY(%s)"
+# One primary-key probe per entity, whatever the planner's statistics say (the same
+# trap as connectors.state's load: with statistics that had not seen the source, the
+# planner expected one row and filtered every row of the source against the entities).
+_HASHES = """
+SELECT p.entity, p.state_hash
+FROM unnest(%s::text[]) AS k(entity)
+CROSS JOIN LATERAL (
+    SELECT entity, state_hash FROM poll_states WHERE source = %s AND entity = k.entity LIMIT 1
+) AS p
+"""
 _PUT_HASH = """
 INSERT INTO poll_states (source, entity, state_hash, version) VALUES (%s, %s, %s, %s)
 ON CONFLICT (source, entity) DO UPDATE SET
@@ -101,7 +110,7 @@ class PollStore:
     async def changed(self, source: str, hashes: dict[str, bytes]) -> set[str]:
         """The entities of ``hashes`` whose stored hash differs (or is missing)."""
         async with self._pool.connection() as conn:
-            rows = await (await conn.execute(_HASHES, (source, list(hashes)))).fetchall()
+            rows = await (await conn.execute(_HASHES, (list(hashes), source))).fetchall()
         stored = {entity: bytes(digest) for entity, digest in rows}
         return {entity for entity, digest in hashes.items() if stored.get(entity) != digest}
 

@@ -13,9 +13,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from connectors.delivery import encode_state, state_hash
 from connectors.destinations.base import Change
-from connectors.state import StateStore
+from connectors.state import _LOAD, StateStore
 from hookline.db import create_pool
 from hookline.settings import PostgresSettings
+from tests.query_plans import rows_filtered, unseen_by_statistics
 
 T0 = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
@@ -126,3 +127,22 @@ async def test_saves_through_a_pool_in_transactions_are_committed(
         assert len(await rows(pool)) == 3
     finally:
         await pool.close()
+
+
+async def test_states_are_loaded_by_key_when_the_statistics_have_not_seen_the_connector(
+    autocommit_pool: AsyncConnectionPool,
+) -> None:
+    """A connector the planner's statistics do not know yet (new, or its rows written since
+    the last ANALYZE) still has its states probed key by key: the load once filtered every
+    row of the connector against the keys, per batch (185 ms per 500 keys at 20,000 rows)."""
+    insert = (
+        "INSERT INTO connector_entity_state (connector, entity_key, state_hash, version)"
+        " SELECT %s, 'customer:' || g, 'h', now() FROM generate_series(1, 2000) AS g"
+    )
+    keys = [f"customer:{n}" for n in range(1, 101)] + ["customer:absent"]
+    async with autocommit_pool.connection() as conn:
+        await unseen_by_statistics(conn, "connector_entity_state", insert, "unseen")
+        filtered = await rows_filtered(conn, _LOAD, (orjson.dumps(keys).decode(), "unseen"))
+    assert filtered == 0  # was 1,900: every row of the connector but the 100 asked for
+    loaded = await StateStore(autocommit_pool, "unseen").load(keys)
+    assert sorted(loaded) == sorted(keys[:-1])

@@ -1,0 +1,31 @@
+"""What PostgreSQL did for a query: read from its plan, for tests of the queries' shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+
+
+async def unseen_by_statistics(
+    conn: AsyncConnection[Any], table: str, insert: str, owner: str
+) -> None:
+    """2,000 rows of ``known`` in ``table``, its statistics taken, then 2,000 of ``owner``:
+    the statistics say ``owner`` has no rows (a new connector or source). ``insert`` takes
+    the owner as its one parameter and numbers its rows with ``g``."""
+    await conn.execute(insert, ("known",))
+    await conn.execute(f"ANALYZE {table}")
+    await conn.execute(insert, (owner,))
+
+
+async def rows_filtered(conn: AsyncConnection[Any], query: str, params: tuple[Any, ...]) -> int:
+    """Rows the query read and then dropped by a filter, over all its plan's nodes: 0 for
+    a query that finds its rows through an index condition alone."""
+    cursor = await conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params)
+    [[[plan]]] = await cursor.fetchall()
+    return _filtered(plan["Plan"])
+
+
+def _filtered(node: dict[str, Any]) -> int:
+    own = int(node.get("Rows Removed by Filter", 0))
+    return own + sum(_filtered(child) for child in node.get("Plans", []))
