@@ -235,37 +235,31 @@ def rate_limit_from_headers(
     and ``Retry-After``. None when the response has none of them."""
     if not any(name in headers for name in _RATE_LIMIT_HEADERS):
         return None  # most answers: one pass instead of the parsing below
-    remaining = _number(
-        headers, "RateLimit-Remaining", "X-RateLimit-Remaining", "X-HubSpot-RateLimit-Remaining"
-    )
+    remaining = _number(headers, *_REMAINING)
     if remaining is None:
-        remaining = _shopify_remaining(headers.get("X-Shopify-Shop-Api-Call-Limit", ""))
+        remaining = _shopify_remaining(headers.get(_SHOPIFY_CALL_LIMIT, ""))
     reset = _reset_seconds(headers, now)
-    retry_after = parse_retry_after(headers.get("Retry-After"), now)
+    retry_after = parse_retry_after(headers.get(_RETRY_AFTER), now)
     if remaining is None and reset is None and retry_after is None:
         return None
     return RateLimitHint(remaining=remaining, reset_seconds=reset, retry_after=retry_after)
 
 
+_REMAINING = ("RateLimit-Remaining", "X-RateLimit-Remaining", "X-HubSpot-RateLimit-Remaining")
+_SHOPIFY_CALL_LIMIT = "X-Shopify-Shop-Api-Call-Limit"
+_RESET = ("RateLimit-Reset", "X-RateLimit-Reset")
+_HUBSPOT_INTERVAL = "X-HubSpot-RateLimit-Interval-Milliseconds"
+_RETRY_AFTER = "Retry-After"
 #: Every header :func:`rate_limit_from_headers` reads.
-_RATE_LIMIT_HEADERS = (
-    "RateLimit-Remaining",
-    "X-RateLimit-Remaining",
-    "X-HubSpot-RateLimit-Remaining",
-    "X-Shopify-Shop-Api-Call-Limit",
-    "RateLimit-Reset",
-    "X-RateLimit-Reset",
-    "X-HubSpot-RateLimit-Interval-Milliseconds",
-    "Retry-After",
-)
+_RATE_LIMIT_HEADERS = (*_REMAINING, _SHOPIFY_CALL_LIMIT, *_RESET, _HUBSPOT_INTERVAL, _RETRY_AFTER)
 
 
 def _reset_seconds(headers: Mapping[str, str], now: datetime | None) -> float | None:
-    reset = _number(headers, "RateLimit-Reset", "X-RateLimit-Reset")
+    reset = _number(headers, *_RESET)
     if reset is not None and reset > _EPOCH_THRESHOLD:
         return max(0.0, reset - (now or datetime.now(UTC)).timestamp())
     if reset is None:
-        interval_ms = _number(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+        interval_ms = _number(headers, _HUBSPOT_INTERVAL)
         reset = interval_ms / 1000 if interval_ms is not None else None
     return reset
 

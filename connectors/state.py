@@ -36,9 +36,9 @@ from schemas.text import json_without_nul, without_nul
 
 T = TypeVar("T")
 
-# The keys as one JSON array: psycopg escapes a list parameter element by element in
-# Python (a batch's 500 keys cost more than the query).
-# One primary-key probe per key, whatever the planner's statistics say: with
+# The keys as one JSON array (psycopg escapes a list parameter element by element in
+# Python: a batch's 500 keys cost more than the query), and one primary-key probe per
+# key, whatever the planner's statistics say: with
 # ``entity_key = ANY(keys)`` and statistics that had not seen the connector yet (a new
 # connector, or its rows written since the last ANALYZE), the planner expected one row and
 # checked the keys as a filter over every row of the connector, per batch: 185 ms per
@@ -116,7 +116,7 @@ def _json(value: Any) -> Jsonb:
 def _rows_document(changes: list[Change]) -> str:
     """The rows of ``_SAVE_MANY`` as one JSON array; each state embedded as the runner
     encoded it, when it did (not encoded again)."""
-    document = orjson.dumps(
+    return _json_document(
         [
             {
                 "k": c.entity_key,
@@ -129,7 +129,11 @@ def _rows_document(changes: list[Change]) -> str:
             for c in changes
         ]
     )
-    return json_without_nul(document).decode()  # schemas.text: PostgreSQL refuses U+0000
+
+
+def _json_document(value: Any) -> str:
+    """``value`` as one JSON parameter (a ``::jsonb`` read by the statement)."""
+    return json_without_nul(orjson.dumps(value)).decode()  # PostgreSQL refuses U+0000
 
 
 def _state_json(change: Change) -> Jsonb:
@@ -191,8 +195,7 @@ class StateStore:
 
     async def load(self, keys: Collection[str]) -> dict[str, AppliedState]:
         async with self._pool.connection() as conn:
-            keys_document = json_without_nul(orjson.dumps(list(keys))).decode()
-            cursor = await conn.execute(_LOAD, (keys_document, self._connector))
+            cursor = await conn.execute(_LOAD, (_json_document(list(keys)), self._connector))
             rows = await cursor.fetchall()
         return {row[0]: AppliedState(row[1], row[2], row[3], row[4]) for row in rows}
 
@@ -222,8 +225,7 @@ class StateStore:
         await self._advances.submit(change)
 
     async def _advance_all(self, changes: list[Change]) -> None:
-        rows = orjson.dumps([{"k": c.entity_key, "v": c.version} for c in changes])
-        document = json_without_nul(rows).decode()  # schemas.text, as _rows_document
+        document = _json_document([{"k": c.entity_key, "v": c.version} for c in changes])
         async with self._pool.connection() as conn, _atomic(conn):
             await conn.execute(_ADVANCE_MANY, (document, self._connector))
 

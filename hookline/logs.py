@@ -146,7 +146,9 @@ def add_timestamp(
 def add_trace_ids(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """``trace_id`` and ``span_id`` of the current span (:mod:`hookline.tracing`), if any."""
+    """``trace_id`` and ``span_id`` of the current span (:mod:`hookline.tracing`), if any:
+    the only context a line takes (nothing binds structlog's contextvars, so its
+    ``merge_contextvars`` is not in the chains)."""
     trace = current_trace()
     if trace is not None:
         event_dict.setdefault("trace_id", trace.trace_id)
@@ -176,7 +178,6 @@ def _orjson_dumps(obj: Any, default: Any = None) -> str:
 def _foreign_processors() -> list[Any]:
     """What a library's line (stdlib ``logging``) gets before the final processors."""
     return [
-        structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.PositionalArgumentsFormatter(),
@@ -222,7 +223,6 @@ def configure_logging(settings: LogSettings, stream: Any = None) -> None:
     stream = stream or sys.stderr
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
             add_line_fields,
             *_final_processors(settings),
         ],

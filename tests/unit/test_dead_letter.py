@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hookline.dead_letter import (
-    _SECRET_PATTERNS,
     SourceRecord,
     build_context,
     dead_letter_headers,
+    masked,
     might_hold_secret,
     scrub,
 )
@@ -59,8 +59,7 @@ def test_a_text_said_to_hold_no_credential_is_one_no_pattern_changes(text: str) 
     """``might_hold_secret`` lets log lines and bodies skip the patterns: it may say yes
     for nothing, never no for a credential."""
     if not might_hold_secret(text):
-        for pattern in _SECRET_PATTERNS:
-            assert pattern.sub(r"\1[redacted]", text) == text
+        assert masked(text) == text
 
 
 def record() -> SourceRecord:
