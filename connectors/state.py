@@ -82,7 +82,14 @@ FROM jsonb_to_recordset(%s::jsonb) AS c(k text, h text, v timestamptz, s text, j
     + _UPSERT
 )
 # Versions seen on unchanged states, for a group of changes: one statement, the newest
-# version per entity (one UPDATE cannot change a row twice), never moved back.
+# version per entity (one UPDATE cannot change a row twice), never moved back. The
+# connector is compared to a sub-select, not to the literal: given the literal, statistics
+# that had not seen the connector yet (a new connector, or its rows written since the
+# last ANALYZE) made the planner expect one row of it and hash all of them, per group
+# (118 ms at 200,000 rows, growing with them). Not knowing the value, it expects an
+# average connector's share of the table and probes the group's keys (0.4 ms). An UPDATE
+# cannot take _LOAD's lateral form, and one that finds its rows by address (ctid) would
+# skip a row another writer changed meanwhile.
 _ADVANCE_MANY = """
 UPDATE connector_entity_state AS s SET version = c.v
 FROM (
@@ -90,7 +97,8 @@ FROM (
     FROM jsonb_to_recordset(%s::jsonb) AS r(k text, v timestamptz)
     GROUP BY k
 ) AS c
-WHERE s.connector = %s AND s.entity_key = c.k AND (s.version IS NULL OR s.version < c.v)
+WHERE s.connector = (SELECT %s::text) AND s.entity_key = c.k
+  AND (s.version IS NULL OR s.version < c.v)
 """
 _HOLD = """
 INSERT INTO conflicts (connector, entity_key, policy, current_state, incoming, event_id,

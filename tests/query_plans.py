@@ -26,6 +26,22 @@ async def rows_filtered(conn: AsyncConnection[Any], query: str, params: tuple[An
     return _filtered(plan["Plan"])
 
 
+async def rows_read(
+    conn: AsyncConnection[Any], query: str, params: tuple[Any, ...], table: str
+) -> int:
+    """Rows the query's scans of ``table`` returned, over all loops (``EXPLAIN ANALYZE``
+    runs the query: a write is done). A join can read every row of a connector and drop
+    them in a hash, which no filter counts."""
+    cursor = await conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params)
+    [[[plan]]] = await cursor.fetchall()
+    return _read(plan["Plan"], table)
+
+
+def _read(node: dict[str, Any], table: str) -> int:
+    own = node["Actual Rows"] * node["Actual Loops"] if node.get("Relation Name") == table else 0
+    return int(own) + sum(_read(child, table) for child in node.get("Plans", []))
+
+
 def _filtered(node: dict[str, Any]) -> int:
     own = int(node.get("Rows Removed by Filter", 0))
     return own + sum(_filtered(child) for child in node.get("Plans", []))
