@@ -13,7 +13,13 @@ from collections.abc import Collection
 
 from psycopg_pool import AsyncConnectionPool
 
-_FORGET = "DELETE FROM connector_entity_state WHERE connector = %s AND entity_key = ANY(%s)"
+# The connector as a sub-select, not a literal: with statistics that had not seen it yet
+# the planner expected one row of it and tested the keys as a filter over all of its rows
+# (as connectors.state._ADVANCE_MANY did); not knowing the value, it probes the keys.
+_FORGET = (
+    "DELETE FROM connector_entity_state"
+    " WHERE connector = (SELECT %s::text) AND entity_key = ANY(%s)"
+)
 
 
 def person_key(email: str) -> str:

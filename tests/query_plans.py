@@ -29,16 +29,19 @@ async def rows_filtered(conn: AsyncConnection[Any], query: str, params: tuple[An
 async def rows_read(
     conn: AsyncConnection[Any], query: str, params: tuple[Any, ...], table: str
 ) -> int:
-    """Rows the query's scans of ``table`` returned, over all loops (``EXPLAIN ANALYZE``
-    runs the query: a write is done). A join can read every row of a connector and drop
-    them in a hash, which no filter counts."""
+    """Rows the query's scans of ``table`` read, over all loops: those they returned and
+    those their filter dropped (``EXPLAIN ANALYZE`` runs the query: a write is done). A
+    join can read every row of a connector and drop them in a hash, which no filter
+    counts."""
     cursor = await conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, params)
     [[[plan]]] = await cursor.fetchall()
     return _read(plan["Plan"], table)
 
 
 def _read(node: dict[str, Any], table: str) -> int:
-    own = node["Actual Rows"] * node["Actual Loops"] if node.get("Relation Name") == table else 0
+    own = 0.0
+    if node.get("Relation Name") == table:  # both figures are averages over the loops
+        own = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
     return int(own) + sum(_read(child, table) for child in node.get("Plans", []))
 
 

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from connectors.delivery import encode_state, state_hash
 from connectors.destinations.base import Change
 from connectors.state import _ADVANCE_MANY, _LOAD, StateStore
+from hookline.connector_state import _FORGET, forget_entities
 from hookline.db import create_pool
 from hookline.settings import PostgresSettings
 from tests.query_plans import rows_filtered, rows_read, unseen_by_statistics
@@ -148,25 +150,30 @@ async def test_states_are_loaded_by_key_when_the_statistics_have_not_seen_the_co
     assert sorted(loaded) == sorted(keys[:-1])
 
 
+async def known_then_unseen(conn: AsyncConnection[Any]) -> None:
+    """50,000 rows of another connector, seen by the statistics, then 2,000 of the
+    connector ``unseen``, not seen. (On a table of a few thousand rows in all, reading
+    all of it is the cheaper plan: no test of the plans there.)"""
+    insert = (
+        "INSERT INTO connector_entity_state (connector, entity_key, state_hash, version)"
+        " SELECT %s, 'customer:' || g, 'h', %s FROM generate_series(1, %s) g"
+    )
+    await conn.execute(insert, ("known", T0, 50_000))
+    await conn.execute("ANALYZE connector_entity_state")
+    await conn.execute(insert, ("unseen", T0, 2_000))
+
+
 async def test_versions_are_advanced_by_key_when_the_statistics_have_not_seen_the_connector(
     autocommit_pool: AsyncConnectionPool,
 ) -> None:
     """The remembered-version update of a group reads only the group's rows, whatever the
     statistics say: it once hashed every row of a connector they had not seen, per group
     (118 ms at 200,000 rows, growing with them)."""
-    insert = (
-        "INSERT INTO connector_entity_state (connector, entity_key, state_hash, version)"
-        " SELECT %s, 'customer:' || g, 'h', %s FROM generate_series(1, %s) g"
-    )
     later = T0 + timedelta(hours=1)
     group = [{"k": f"customer:{n}", "v": later.isoformat()} for n in range(1, 25)]
     group.append({"k": "customer:absent", "v": later.isoformat()})
     async with autocommit_pool.connection() as conn:
-        # Other connectors' rows, seen by the statistics; then the new one's, unseen. (On
-        # a table of a few thousand rows in all, reading all of it is the cheaper plan.)
-        await conn.execute(insert, ("known", T0, 50_000))
-        await conn.execute("ANALYZE connector_entity_state")
-        await conn.execute(insert, ("unseen", T0, 2_000))
+        await known_then_unseen(conn)
         params = (orjson.dumps(group).decode(), "unseen")
         read = await rows_read(conn, _ADVANCE_MANY, params, "connector_entity_state")
         cursor = await conn.execute(
@@ -205,3 +212,17 @@ async def test_an_advance_that_waits_for_another_writer_applies_to_the_row_it_le
     await asyncio.wait_for(advancing, 10)
     versions = {key: row[1] for key, row in (await rows(autocommit_pool)).items()}
     assert versions == {"customer:0": later[1], "customer:1": later[2]}
+
+
+async def test_forgotten_entities_are_found_by_key_when_the_statistics_have_not_seen_the_connector(
+    autocommit_pool: AsyncConnectionPool,
+) -> None:
+    """A reconciliation's repair forgets entities by key, whatever the statistics say: the
+    delete once tested the keys as a filter over every row of the connector."""
+    keys = [f"customer:{n}" for n in range(1, 25)]
+    async with autocommit_pool.connection() as conn:
+        await known_then_unseen(conn)
+        read = await rows_read(conn, _FORGET, ("unseen", keys), "connector_entity_state")
+    assert read <= len(keys)  # was 2,000
+    assert await forget_entities(autocommit_pool, "unseen", ["customer:25"]) == 1
+    assert await forget_entities(autocommit_pool, "unseen", ["customer:25", "x"]) == 0
