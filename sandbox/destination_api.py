@@ -14,9 +14,12 @@ honours idempotency keys behaves (Stripe-style):
 - ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` on every answer when ``rate_limit``
   is set (a fixed window).
 
-It records every call (time, entity, key, status, request headers) and every *effective
-write* (a write performed, at most one per idempotency key), and counts *regressions*: writes whose
-``X-Hookline-Version`` is older than the version the entity already has.
+It records the latest calls (time, entity, key, status, request headers; ``keep`` of them,
+the totals counted) and every *effective write* (a write performed, at most one per
+idempotency key), and counts *regressions*: writes whose ``X-Hookline-Version`` is older
+than the version the entity already has. It remembers the latest ``keep_keys``
+idempotency keys, as a vendor keeps them for a while (Stripe: 24 hours): an older key
+is processed afresh.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from sandbox.serving import KEPT
 
 TOKEN = "test-token"  # noqa: S105 - the stand-in's demo token, not a secret
 
@@ -53,16 +58,28 @@ class Call:
 
 
 class FakeDestinationApi:
-    def __init__(self, token: str = TOKEN, latency: float = 0.0) -> None:
+    def __init__(
+        self,
+        token: str = TOKEN,
+        latency: float = 0.0,
+        *,
+        keep: int = KEPT,
+        keep_keys: int = 10 * KEPT,
+    ) -> None:
         self.token = token
         self.latency = latency
         self.rate_limit: tuple[int, float] | None = None  # (limit, window seconds)
-        self.calls: list[Call] = []
+        self.calls: deque[Call] = deque(maxlen=keep)  # the latest
+        self.call_count = 0
+        self.replays = 0
         self.state: dict[str, dict[str, Any]] = {}  # entity -> last body written
         self.versions: dict[str, str] = {}
-        self.effective_writes: Counter[str] = Counter()  # idempotency key -> writes
+        # Idempotency key -> writes, for the keys remembered (see _remember).
+        self.effective_writes: Counter[str] = Counter()
+        self.total_effective_writes = 0
         self.writes_by_entity: Counter[str] = Counter()
         self.regressions = 0
+        self._keep_keys = keep_keys
         self._by_entity: dict[str, deque[Reply]] = {}
         self._any_call: deque[Reply] = deque()
         self._answered: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -103,16 +120,12 @@ class FakeDestinationApi:
     def calls_for(self, entity: str) -> list[Call]:
         return [c for c in self.calls if c.entity == entity]
 
-    @property
-    def total_effective_writes(self) -> int:
-        return sum(self.effective_writes.values())
-
     async def _stats(self, _request: web.Request) -> web.Response:
         return web.json_response(
             {
-                "calls": len(self.calls),
+                "calls": self.call_count,
                 "effective_writes": self.total_effective_writes,
-                "replays": sum(c.replay for c in self.calls),
+                "replays": self.replays,
                 "regressions": self.regressions,
             }
         )
@@ -151,12 +164,21 @@ class FakeDestinationApi:
         self.state[entity] = body
         self.versions[entity] = max(version, self.versions.get(entity, ""))
         self.effective_writes[key] += 1
+        self.total_effective_writes += 1
         self.writes_by_entity[entity] += 1
         answer = {"id": entity, "created": created}
         if key:
-            self._answered[key] = (reply.status, answer)
+            self._remember(key, (reply.status, answer))
         self._record(request, entity, key, reply.status, replay=False)
         return web.json_response(answer, status=reply.status, headers=self._headers(reply))
+
+    def _remember(self, key: str, answer: tuple[int, dict[str, Any]]) -> None:
+        """Keep ``key``'s answer for a replay; forget the oldest key beyond ``keep_keys``."""
+        self._answered[key] = answer
+        if len(self._answered) > self._keep_keys:
+            oldest = next(iter(self._answered))
+            del self._answered[oldest]
+            self.effective_writes.pop(oldest, None)
 
     def _next_reply(self, entity: str) -> Reply:
         queue = self._by_entity.get(entity)
@@ -188,6 +210,8 @@ class FakeDestinationApi:
         self.calls.append(
             Call(time.monotonic(), request.method, entity, key, status, replay, headers)
         )
+        self.call_count += 1
+        self.replays += replay
 
 
 async def serve(port: int, host: str = "127.0.0.1") -> None:

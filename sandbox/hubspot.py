@@ -73,7 +73,7 @@ from sandbox.hubspot_store import (
     iso,
     matches,
 )
-from sandbox.serving import listen, main
+from sandbox.serving import KEPT, listen, main
 
 PRIVATE_TOKEN = "pat-na1-sandbox"  # noqa: S105 - the stand-in's demo token, not a secret
 CLIENT_ID = "sandbox-client"
@@ -108,7 +108,7 @@ class FakeHubSpot:
         self.rate_limit_max = rate_limit_max
         self.whole_batch_validation = False
         self.store = Store()
-        self.calls: list[Call] = []
+        self.calls: deque[Call] = deque(maxlen=KEPT)  # the latest
         self.refresh_tokens = {REFRESH_TOKEN}
         self.access_tokens: dict[str, float] = {}  # token -> expiry (time.monotonic)
         self.refreshes = 0

@@ -9,6 +9,11 @@ from typing import Protocol
 
 from aiohttp import web
 
+#: The calls (and messages) a stand-in keeps for its tests to read: the latest ones, in a
+#: ``deque(maxlen=KEPT)``. A stand-in also serves ``make run`` and the Compose demo for as
+#: long as they run: keeping every call grew with the sample traffic. Totals are counted.
+KEPT = 10_000
+
 
 class StandIn(Protocol):
     async def start(self, port: int = 0, host: str = "127.0.0.1") -> str: ...

@@ -53,7 +53,7 @@ from graphql import (
 from graphql.language import FragmentDefinitionNode
 
 from sandbox.destination_api import Reply
-from sandbox.serving import listen, main
+from sandbox.serving import KEPT, listen, main
 from sandbox.shopify_schema import requested_cost, shop_schema
 from sandbox.shopify_store import ShopResolvers
 
@@ -124,7 +124,9 @@ class FakeShopify:
         self.token = token
         self.bucket = LeakyBucket(maximum_available, restore_rate, clock)
         self.store = ShopResolvers()
-        self.calls: list[ShopCall] = []
+        self.calls: deque[ShopCall] = deque(maxlen=KEPT)  # the latest
+        self.call_count = 0
+        self.throttled = 0
         self.schema: GraphQLSchema = shop_schema()
         self._any_call: deque[Reply] = deque()
         self._runner: web.AppRunner | None = None
@@ -148,10 +150,10 @@ class FakeShopify:
     async def _stats(self, _request: web.Request) -> web.Response:
         return web.json_response(
             {
-                "calls": len(self.calls),
+                "calls": self.call_count,
                 "effective_writes": self.store.total_writes,
                 "replays": self.store.replays,
-                "throttled": sum(c.throttled for c in self.calls),
+                "throttled": self.throttled,
             }
         )
 
@@ -179,7 +181,7 @@ class FakeShopify:
         except (ValueError, KeyError, TypeError):
             return self._plain(version, 400, {"errors": {"query": "Required parameter missing"}})
         answer, call = self._answer(version, document, variables, body.get("operationName"))
-        self.calls.append(call)
+        self._record(call)
         return web.json_response(answer, headers={"X-Shopify-API-Version": version})
 
     def _answer(
@@ -254,8 +256,13 @@ class FakeShopify:
     def _plain(
         self, version: str, status: int, body: Any, headers: dict[str, str] | None = None
     ) -> web.Response:
-        self.calls.append(_call(version, "", (), False, status))
+        self._record(_call(version, "", (), False, status))
         return web.json_response(body, status=status, headers=headers)
+
+    def _record(self, call: ShopCall) -> None:
+        self.calls.append(call)
+        self.call_count += 1
+        self.throttled += call.throttled
 
 
 def _call(

@@ -30,12 +30,13 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from sandbox.serving import listen, main
+from sandbox.serving import KEPT, listen, main
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"  # noqa: S105 - the stand-in's own
 MAX_TEXT = 4096
@@ -171,8 +172,9 @@ class FakeTelegram:
         self.token = token
         self.show = show  # print each message sent: the admin chat of `make run`
         self.interval = 1.0 / messages_per_second
-        self.calls: list[Call] = []
-        self.messages: list[SentMessage] = []
+        self.calls: deque[Call] = deque(maxlen=KEPT)  # the latest
+        self.messages: deque[SentMessage] = deque(maxlen=KEPT)  # the latest
+        self._sent = 0  # messages sent: the next one's id
         self._last_sent: dict[str, float] = {}  # chat -> time.monotonic() of its last message
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -215,7 +217,8 @@ class FakeTelegram:
             body["parameters"] = {"retry_after": retry_after}
             return status, body, {"Retry-After": str(retry_after)}
         self._last_sent[chat] = time.monotonic()
-        message = SentMessage(len(self.messages) + 1, chat, text, raw, mode)
+        self._sent += 1
+        message = SentMessage(self._sent, chat, text, raw, mode)
         self.messages.append(message)
         if self.show:
             print(f"chat {chat} <- {text.replace(chr(10), ' / ')}", flush=True)  # one line

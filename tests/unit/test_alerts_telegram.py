@@ -101,7 +101,7 @@ async def test_a_refused_token_is_not_retried(telegram: FakeTelegram) -> None:
     sink = TelegramAlertSink(config_for(telegram, bot_token=SecretStr(wrong)))
     await send_all(sink, Alert("crm", "dead_letter", "x"))
     assert [c.status for c in telegram.calls] == [401]
-    assert telegram.messages == []
+    assert not telegram.messages
 
 
 @pytest.mark.parametrize(
