@@ -273,7 +273,8 @@ def repeat_stream(seed: int = 7) -> tuple[list[Any], dict[str, int]]:
 
 async def measure(settings: Settings) -> dict[str, Any]:
     """Each phase on topics of its own (a connector reads its topic from the start), each
-    concurrency against a fresh stand-in (it keeps every call it answers)."""
+    concurrency against a fresh stand-in (it keeps every entity and idempotency key the
+    phases before wrote)."""
     by_concurrency = {}
     for n in CONCURRENCIES:
         with fake_api() as base_url:

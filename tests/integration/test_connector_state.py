@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from connectors.delivery import encode_state, state_hash
@@ -21,6 +20,13 @@ from hookline.settings import PostgresSettings
 from tests.query_plans import rows_filtered, rows_read, unseen_by_statistics
 
 T0 = datetime(2026, 3, 10, 12, tzinfo=UTC)
+#: Rows of a connector at version T0, for tests of the queries' plans (tests.query_plans).
+INSERT = (
+    "INSERT INTO connector_entity_state (connector, entity_key, state_hash, version)"
+    " SELECT %s, 'customer:' || g, 'h', '2026-03-10 12:00+00' FROM generate_series(1, %s) g"
+)
+#: Another connector's rows seen by the statistics, many more than the new one's.
+LARGER = {"known_rows": 50_000, "owner_rows": 2_000}
 
 
 def change(key: str, version: datetime, *, encoded: bool = True, **state: Any) -> Change:
@@ -137,30 +143,13 @@ async def test_states_are_loaded_by_key_when_the_statistics_have_not_seen_the_co
     """A connector the planner's statistics do not know yet (new, or its rows written since
     the last ANALYZE) still has its states probed key by key: the load once filtered every
     row of the connector against the keys, per batch (185 ms per 500 keys at 20,000 rows)."""
-    insert = (
-        "INSERT INTO connector_entity_state (connector, entity_key, state_hash, version)"
-        " SELECT %s, 'customer:' || g, 'h', now() FROM generate_series(1, 2000) AS g"
-    )
     keys = [f"customer:{n}" for n in range(1, 101)] + ["customer:absent"]
     async with autocommit_pool.connection() as conn:
-        await unseen_by_statistics(conn, "connector_entity_state", insert, "unseen")
+        await unseen_by_statistics(conn, "connector_entity_state", INSERT, "unseen")
         filtered = await rows_filtered(conn, _LOAD, (orjson.dumps(keys).decode(), "unseen"))
     assert filtered == 0  # was 1,900: every row of the connector but the 100 asked for
     loaded = await StateStore(autocommit_pool, "unseen").load(keys)
     assert sorted(loaded) == sorted(keys[:-1])
-
-
-async def known_then_unseen(conn: AsyncConnection[Any]) -> None:
-    """50,000 rows of another connector, seen by the statistics, then 2,000 of the
-    connector ``unseen``, not seen. (On a table of a few thousand rows in all, reading
-    all of it is the cheaper plan: no test of the plans there.)"""
-    insert = (
-        "INSERT INTO connector_entity_state (connector, entity_key, state_hash, version)"
-        " SELECT %s, 'customer:' || g, 'h', %s FROM generate_series(1, %s) g"
-    )
-    await conn.execute(insert, ("known", T0, 50_000))
-    await conn.execute("ANALYZE connector_entity_state")
-    await conn.execute(insert, ("unseen", T0, 2_000))
 
 
 async def test_versions_are_advanced_by_key_when_the_statistics_have_not_seen_the_connector(
@@ -173,7 +162,8 @@ async def test_versions_are_advanced_by_key_when_the_statistics_have_not_seen_th
     group = [{"k": f"customer:{n}", "v": later.isoformat()} for n in range(1, 25)]
     group.append({"k": "customer:absent", "v": later.isoformat()})
     async with autocommit_pool.connection() as conn:
-        await known_then_unseen(conn)
+        # On a table of a few thousand rows in all, reading all of it is the cheaper plan.
+        await unseen_by_statistics(conn, "connector_entity_state", INSERT, "unseen", **LARGER)
         params = (orjson.dumps(group).decode(), "unseen")
         read = await rows_read(conn, _ADVANCE_MANY, params, "connector_entity_state")
         cursor = await conn.execute(
@@ -221,7 +211,8 @@ async def test_forgotten_entities_are_found_by_key_when_the_statistics_have_not_
     delete once tested the keys as a filter over every row of the connector."""
     keys = [f"customer:{n}" for n in range(1, 25)]
     async with autocommit_pool.connection() as conn:
-        await known_then_unseen(conn)
+        # On a table of a few thousand rows in all, reading all of it is the cheaper plan.
+        await unseen_by_statistics(conn, "connector_entity_state", INSERT, "unseen", **LARGER)
         read = await rows_read(conn, _FORGET, ("unseen", keys), "connector_entity_state")
     assert read <= len(keys)  # was 2,000
     assert await forget_entities(autocommit_pool, "unseen", ["customer:25"]) == 1

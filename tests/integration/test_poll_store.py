@@ -16,7 +16,7 @@ async def test_hashes_are_read_by_entity_when_the_statistics_have_not_seen_the_s
     every row of the source against the page's entities (19,800 of 20,000 for 200)."""
     insert = (
         "INSERT INTO poll_states (source, entity, state_hash, version)"
-        " SELECT %s, 'e' || g, '\\x01', '1' FROM generate_series(1, 2000) AS g"
+        " SELECT %s, 'e' || g, '\\x01', '1' FROM generate_series(1, %s) AS g"
     )
     async with autocommit_pool.connection() as conn:
         await unseen_by_statistics(conn, "poll_states", insert, "unseen")
